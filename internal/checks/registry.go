@@ -1,0 +1,180 @@
+package checks
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/kwid-dev/kwid/internal/inventory"
+	"github.com/kwid-dev/kwid/internal/rbac"
+)
+
+// Check is one entry of the catalog.
+type Check struct {
+	ID       string             `json:"id"`
+	Title    string             `json:"title"`
+	Severity Severity           `json:"severity"` // the default; findings may raise or lower it
+	Reads    []inventory.Kind   `json:"reads"`
+	Refs     []string           `json:"references"`
+	Summary  string             `json:"description"`
+	run      func(*Input, *run) `json:"-"`
+}
+
+// Input is what every check reads.
+type Input struct {
+	Snapshot *inventory.Snapshot
+	RBAC     *rbac.Index
+
+	mu    sync.Mutex
+	tiers map[[2]string]tierOf
+}
+
+type tierOf struct {
+	tier Tier
+	why  string
+}
+
+// NewInput indexes a Snapshot for the checks.
+func NewInput(s *inventory.Snapshot) *Input {
+	return &Input{Snapshot: s, RBAC: rbac.NewIndex(s), tiers: map[[2]string]tierOf{}}
+}
+
+// ServiceAccountTier rates a ServiceAccount's effective RBAC rights (memoized).
+func (in *Input) ServiceAccountTier(namespace, name string) (Tier, string) {
+	key := [2]string{namespace, name}
+	in.mu.Lock()
+	t, ok := in.tiers[key]
+	in.mu.Unlock()
+	if !ok {
+		t.tier, t.why = TierOf(in.RBAC.GrantsFor(rbac.ServiceAccountUser(namespace, name)))
+		in.mu.Lock()
+		in.tiers[key] = t
+		in.mu.Unlock()
+	}
+	return t.tier, t.why
+}
+
+// Result is what a set of checks found.
+type Result struct {
+	Findings    []Finding     `json:"findings"`
+	NotAssessed []NotAssessed `json:"notAssessed"`
+}
+
+// run collects one check's output.
+type run struct {
+	check *Check
+	in    *Input
+	res   *Result
+}
+
+func (r *run) add(f Finding) {
+	f.Check = r.check.ID
+	if f.Title == "" {
+		f.Title = r.check.Title
+	}
+	if f.References == nil {
+		f.References = r.check.Refs
+	}
+	if loc, ok := r.in.Snapshot.Locations[f.Object]; ok && f.Location == nil {
+		f.Location = &loc
+	}
+	r.res.Findings = append(r.res.Findings, f)
+}
+
+func (r *run) notAssessed(part string, reasons []string) {
+	reason := strings.Join(reasons, "; ")
+	if part != "" {
+		reason = part + ": " + reason
+	}
+	r.res.NotAssessed = append(r.res.NotAssessed, NotAssessed{Check: r.check.ID, Reason: reason})
+}
+
+// need reports whether every kind was collected, and records the check (part) as not
+// assessed otherwise.
+func (r *run) need(part string, kinds ...inventory.Kind) bool {
+	if reasons := r.in.Snapshot.Unreadable(kinds...); len(reasons) > 0 {
+		r.notAssessed(part, reasons)
+		return false
+	}
+	return true
+}
+
+// workloadKinds are the kinds that carry pod specs.
+var workloadKinds = []inventory.Kind{
+	inventory.Pods, inventory.Deployments, inventory.StatefulSets, inventory.DaemonSets,
+	inventory.ReplicaSets, inventory.Jobs, inventory.CronJobs, inventory.ReplicationControllers,
+}
+
+// needWorkloads is need for the workload kinds, where a kind merely absent from the input
+// (a manifest set without CronJobs, a server without a kind) is fine as long as one
+// workload kind was collected; a kind that could not be read is not.
+func (r *run) needWorkloads(part string) bool {
+	var failed []string
+	collected := false
+	for _, k := range workloadKinds {
+		st := r.in.Snapshot.StatusOf(k)
+		switch st.State {
+		case inventory.Collected:
+			collected = true
+		case inventory.Absent, "":
+		default:
+			failed = append(failed, st.Reason(k))
+		}
+	}
+	if !collected && len(failed) == 0 {
+		failed = append(failed, "no Pods or workload controllers in the input")
+	}
+	if len(failed) > 0 {
+		r.notAssessed(part, failed)
+		return false
+	}
+	return true
+}
+
+var registry []*Check
+
+func register(c *Check) *Check {
+	registry = append(registry, c)
+	return c
+}
+
+// All returns the catalog sorted by ID.
+func All() []*Check {
+	out := slices.Clone(registry)
+	slices.SortFunc(out, func(a, b *Check) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Lookup finds a check by ID.
+func Lookup(id string) (*Check, error) {
+	for _, c := range registry {
+		if c.ID == id {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown check %q (see `kwid checks`)", id)
+}
+
+// Run runs checks (all when none are given) and returns their findings, most severe
+// first, then by check and object.
+func Run(in *Input, cs ...*Check) *Result {
+	if len(cs) == 0 {
+		cs = All()
+	}
+	res := &Result{Findings: []Finding{}, NotAssessed: []NotAssessed{}}
+	for _, c := range cs {
+		c.run(in, &run{check: c, in: in, res: res})
+	}
+	slices.SortStableFunc(res.Findings, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(b.Severity, a.Severity),
+			cmp.Compare(a.Check, b.Check),
+			cmp.Compare(a.Object.Namespace, b.Object.Namespace),
+			cmp.Compare(a.Object.Kind, b.Object.Kind),
+			cmp.Compare(a.Object.Name, b.Object.Name),
+		)
+	})
+	return res
+}

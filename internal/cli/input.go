@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/kwid-dev/kwid/internal/inventory"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// inputFlags choose where a Snapshot comes from: a live cluster (kubectl's flags), manifest
+// files (-f), a saved snapshot (--snapshot) or the embedded demo (--demo).
+type inputFlags struct {
+	kube          *genericclioptions.ConfigFlags
+	files         []string
+	snapshot      string
+	demo          bool
+	allNamespaces bool
+	secretData    bool
+	maxDocMiB     int
+}
+
+func newInputFlags() *inputFlags {
+	return &inputFlags{kube: genericclioptions.NewConfigFlags(true), maxDocMiB: inventory.DefaultMaxDocumentSize >> 20}
+}
+
+func (f *inputFlags) addFlags(fs *pflag.FlagSet) {
+	f.kube.AddFlags(fs)
+	fs.StringArrayVarP(&f.files, "filename", "f", nil, "manifest file or directory (recursive) to read instead of a cluster; repeatable; - for stdin")
+	fs.StringVar(&f.snapshot, "snapshot", "", "saved snapshot file to read instead of a cluster (see kwid snapshot)")
+	fs.BoolVar(&f.demo, "demo", false, "use the realistic EKS cluster embedded in kwid (no cluster needed)")
+	fs.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "all namespaces (the default unless -n is given)")
+	fs.BoolVar(&f.secretData, "include-secret-data", false, "read Secret data and every Secret type (needed by static-credential checks); off: only ServiceAccount token Secrets' metadata")
+	fs.IntVar(&f.maxDocMiB, "max-document-size", f.maxDocMiB, "largest YAML document read from files, in MiB")
+}
+
+// namespace is the namespace scope: "" (all) unless -n was given explicitly.
+func (f *inputFlags) namespace(fs *pflag.FlagSet) string {
+	if f.allNamespaces || !fs.Changed("namespace") || f.kube.Namespace == nil {
+		return ""
+	}
+	return *f.kube.Namespace
+}
+
+// loaded is a Snapshot and the input problems met while reading it.
+type loaded struct {
+	snap   *inventory.Snapshot
+	errors []*inventory.InputError
+}
+
+func (f *inputFlags) load(ctx context.Context, g *globalOptions, streams genericiooptions.IOStreams, fs *pflag.FlagSet) (*loaded, error) {
+	sources := 0
+	for _, set := range []bool{len(f.files) > 0, f.snapshot != "", f.demo} {
+		if set {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return nil, usageErrorf("use only one of -f, --snapshot and --demo")
+	}
+	if f.allNamespaces && fs.Changed("namespace") {
+		return nil, usageErrorf("use -n or -A, not both")
+	}
+	if f.maxDocMiB <= 0 {
+		return nil, usageErrorf("--max-document-size must be positive")
+	}
+	opts := inventory.Options{Namespace: f.namespace(fs), SecretData: f.secretData}
+	switch {
+	case f.demo:
+		s, err := inventory.LoadDemo(ctx, opts)
+		return &loaded{snap: s}, err
+	case f.snapshot != "":
+		s, err := inventory.LoadFile(f.snapshot)
+		if err != nil {
+			return nil, err
+		}
+		if opts.Namespace != "" || opts.SecretData {
+			return nil, usageErrorf("-n and --include-secret-data apply when collecting; a snapshot is read as saved")
+		}
+		return &loaded{snap: s}, nil
+	case len(f.files) > 0:
+		s, errs, err := inventory.LoadFiles(ctx, f.files, inventory.FileOptions{
+			Options: opts, MaxDocumentSize: f.maxDocMiB << 20, Stdin: streams.In, Logger: g.logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range errs {
+			fmt.Fprintf(streams.ErrOut, "kwid: skipped %v\n", e)
+		}
+		return &loaded{snap: s, errors: errs}, nil
+	}
+	return f.loadLive(ctx, g, streams, opts)
+}
+
+func (f *inputFlags) loadLive(ctx context.Context, g *globalOptions, streams genericiooptions.IOStreams, opts inventory.Options) (*loaded, error) {
+	cfg, err := f.kube.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no cluster to read (%w); try kwid with --demo, -f FILES or --snapshot FILE", err)
+	}
+	name := ""
+	if raw, err := f.kube.ToRawKubeConfigLoader().RawConfig(); err == nil {
+		name = raw.CurrentContext
+		if f.kube.Context != nil && *f.kube.Context != "" {
+			name = *f.kube.Context
+		}
+	}
+	lo := inventory.LiveOptions{Options: opts, Name: name, Logger: g.logger}
+	if isTerminal(streams.ErrOut) {
+		lo.Progress = func(done, total, objects int) {
+			fmt.Fprintf(streams.ErrOut, "\rcollecting %s: %d/%d kinds, %d objects", name, done, total, objects)
+			if done == total {
+				fmt.Fprintln(streams.ErrOut)
+			}
+		}
+	}
+	s, err := inventory.LoadLive(ctx, cfg, lo)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range inventory.AllKinds {
+		if st := s.StatusOf(k); st.State == inventory.Forbidden || st.State == inventory.Failed {
+			g.logger.Warn("kind not collected", "kind", k, "state", st.State)
+		}
+	}
+	return &loaded{snap: s}, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// oneOf validates an enumerated flag value.
+func oneOf(flag, value string, allowed []string) error {
+	for _, a := range allowed {
+		if value == a {
+			return nil
+		}
+	}
+	return usageErrorf("--%s %q: want one of %s", flag, value, strings.Join(allowed, ", "))
+}

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/kwid-dev/kwid/internal/checks"
+	"github.com/kwid-dev/kwid/internal/report"
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+type scanOptions struct {
+	input      *inputFlags
+	output     string
+	outputFile string
+	failOn     string
+}
+
+func newScanCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &scanOptions{input: newInputFlags()}
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Run the identity checks and report findings",
+		Long: `Run kwid's checks on a live cluster (the current kubeconfig context), manifest files,
+a saved snapshot or the embedded demo cluster, and report the findings.
+
+A check whose input could not be read (a 403 on a kind, a kind missing from the files) is
+listed as "not assessed", never as a pass.
+
+Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 2 usage error,
+3 findings at or above --fail-on, 4 some input documents could not be read.`,
+		Example: `  kwid scan --demo
+  kwid scan --context prod -o json | jq '.findings[] | select(.severity=="critical")'
+  kwid scan -f manifests/ --fail-on high
+  helm template my-chart | kwid scan -f -
+  kwid scan --snapshot cluster.json.gz -o yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, g, streams)
+		},
+	}
+	o.input.addFlags(cmd.Flags())
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
+	cmd.Flags().StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout")
+	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (critical, high, medium, low, info)")
+	return cmd
+}
+
+func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams genericiooptions.IOStreams) error {
+	if err := oneOf("output", o.output, report.Formats); err != nil {
+		return err
+	}
+	var failOn checks.Severity
+	if o.failOn != "" {
+		var err error
+		if failOn, err = checks.ParseSeverity(o.failOn); err != nil {
+			return usageErrorf("--fail-on: %v", err)
+		}
+	}
+	in, err := o.input.load(cmd.Context(), g, streams, cmd.Flags())
+	if err != nil {
+		return err
+	}
+	res := checks.Run(checks.NewInput(in.snap))
+	scan := report.NewScan(in.snap, res, in.errors)
+
+	out := streams.Out
+	if o.outputFile != "" {
+		f, err := os.Create(o.outputFile)
+		if err != nil {
+			return fmt.Errorf("writing report: %w", err)
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := report.Write(out, o.output, scan); err != nil {
+		return fmt.Errorf("writing report: %w", err)
+	}
+	switch {
+	case o.failOn != "" && scan.AtOrAbove(failOn):
+		return &exitError{code: ExitFindings}
+	case len(in.errors) > 0:
+		return &exitError{code: ExitIncomplete}
+	}
+	return nil
+}

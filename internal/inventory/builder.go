@@ -1,0 +1,279 @@
+package inventory
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// LastAppliedAnnotation is kubectl's copy of the applied manifest. On Secrets it holds the
+// Secret's data, so it is dropped unless Secret data was requested.
+const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// SATokenScope is the Status.Scope of Secrets when only ServiceAccount token Secrets were kept.
+const SATokenScope = "type=" + string(corev1.SecretTypeServiceAccountToken)
+
+// Options are what every source must honour identically.
+type Options struct {
+	// Namespace limits namespaced kinds to one namespace ("" = all).
+	Namespace string
+	// SecretData keeps Secret data and all Secret types. Off by default: then only
+	// ServiceAccount token Secrets are kept, and only their metadata and type.
+	SecretData bool
+}
+
+// Builder assembles a Snapshot. It normalizes every object the same way whatever the
+// source: type meta set, managedFields dropped, Secret data dropped unless requested, only
+// the ConfigMaps that matter kept. It is safe for concurrent use.
+type Builder struct {
+	opts Options
+	mu   sync.Mutex
+	s    Snapshot
+}
+
+// NewBuilder starts a Snapshot for the given source and options.
+func NewBuilder(cluster Cluster, opts Options) *Builder {
+	cluster.Namespace = opts.Namespace
+	cluster.SecretData = opts.SecretData
+	return &Builder{opts: opts, s: Snapshot{
+		Cluster:   cluster,
+		Status:    map[Kind]Status{},
+		Locations: map[ObjectRef]Location{},
+	}}
+}
+
+// SetStatus records how a kind was collected.
+func (b *Builder) SetStatus(k Kind, st Status) {
+	if k == Secrets && st.State == Collected && !b.opts.SecretData {
+		st.Scope = SATokenScope
+	}
+	b.mu.Lock()
+	b.s.Status[k] = st
+	b.mu.Unlock()
+}
+
+// SetCluster updates the cluster metadata.
+func (b *Builder) SetCluster(f func(*Cluster)) {
+	b.mu.Lock()
+	f(&b.s.Cluster)
+	b.mu.Unlock()
+}
+
+// Skip counts an input object of a kind kwid does not use.
+func (b *Builder) Skip(apiVersion, kind string) {
+	b.mu.Lock()
+	if b.s.Cluster.Skipped == nil {
+		b.s.Cluster.Skipped = map[string]int{}
+	}
+	b.s.Cluster.Skipped[apiVersion+"/"+kind]++
+	b.mu.Unlock()
+}
+
+// Add normalizes and adds one typed object. It reports the object's kind, and false when
+// the object is of a kind a Snapshot does not hold, or is filtered out by the options
+// (another namespace, a Secret that is not a token, a ConfigMap that does not matter).
+func (b *Builder) Add(obj runtime.Object, loc *Location) (Kind, bool) {
+	k, meta := kindOf(obj)
+	if k == "" {
+		return "", false
+	}
+	if b.opts.Namespace != "" {
+		if k.Namespaced() && meta.Namespace != b.opts.Namespace || k == Namespaces && meta.Name != b.opts.Namespace {
+			return k, false
+		}
+	}
+	meta.ManagedFields = nil
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		o.TypeMeta = typeMeta("v1", k)
+		b.s.Namespaces = append(b.s.Namespaces, *o)
+	case *corev1.ServiceAccount:
+		o.TypeMeta = typeMeta("v1", k)
+		b.s.ServiceAccounts = append(b.s.ServiceAccounts, *o)
+	case *corev1.Secret:
+		if !b.opts.SecretData {
+			if o.Type != corev1.SecretTypeServiceAccountToken {
+				return k, false
+			}
+			o.Data, o.StringData = nil, nil
+			if _, ok := o.Annotations[LastAppliedAnnotation]; ok {
+				o.Annotations = withoutKey(o.Annotations, LastAppliedAnnotation)
+			}
+		}
+		o.TypeMeta = typeMeta("v1", k)
+		b.s.Secrets = append(b.s.Secrets, *o)
+	case *corev1.Pod:
+		o.TypeMeta = typeMeta("v1", k)
+		b.s.Pods = append(b.s.Pods, *o)
+	case *appsv1.Deployment:
+		o.TypeMeta = typeMeta("apps/v1", k)
+		b.s.Deployments = append(b.s.Deployments, *o)
+	case *appsv1.StatefulSet:
+		o.TypeMeta = typeMeta("apps/v1", k)
+		b.s.StatefulSets = append(b.s.StatefulSets, *o)
+	case *appsv1.DaemonSet:
+		o.TypeMeta = typeMeta("apps/v1", k)
+		b.s.DaemonSets = append(b.s.DaemonSets, *o)
+	case *appsv1.ReplicaSet:
+		o.TypeMeta = typeMeta("apps/v1", k)
+		b.s.ReplicaSets = append(b.s.ReplicaSets, *o)
+	case *batchv1.Job:
+		o.TypeMeta = typeMeta("batch/v1", k)
+		b.s.Jobs = append(b.s.Jobs, *o)
+	case *batchv1.CronJob:
+		o.TypeMeta = typeMeta("batch/v1", k)
+		b.s.CronJobs = append(b.s.CronJobs, *o)
+	case *corev1.ReplicationController:
+		o.TypeMeta = typeMeta("v1", k)
+		b.s.ReplicationControllers = append(b.s.ReplicationControllers, *o)
+	case *rbacv1.Role:
+		o.TypeMeta = typeMeta("rbac.authorization.k8s.io/v1", k)
+		b.s.Roles = append(b.s.Roles, *o)
+	case *rbacv1.ClusterRole:
+		o.TypeMeta = typeMeta("rbac.authorization.k8s.io/v1", k)
+		b.s.ClusterRoles = append(b.s.ClusterRoles, *o)
+	case *rbacv1.RoleBinding:
+		o.TypeMeta = typeMeta("rbac.authorization.k8s.io/v1", k)
+		b.s.RoleBindings = append(b.s.RoleBindings, *o)
+	case *rbacv1.ClusterRoleBinding:
+		o.TypeMeta = typeMeta("rbac.authorization.k8s.io/v1", k)
+		b.s.ClusterRoleBindings = append(b.s.ClusterRoleBindings, *o)
+	case *corev1.ConfigMap:
+		if !KeptConfigMap(o.Namespace, o.Name) {
+			return k, false
+		}
+		o.TypeMeta = typeMeta("v1", k)
+		b.s.ConfigMaps = append(b.s.ConfigMaps, *o)
+	case *corev1.Node:
+		// Node metadata and provider ID only: status is large and not identity-related.
+		b.s.Nodes = append(b.s.Nodes, corev1.Node{
+			TypeMeta:   typeMeta("v1", k),
+			ObjectMeta: o.ObjectMeta,
+			Spec:       corev1.NodeSpec{ProviderID: o.Spec.ProviderID},
+		})
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		o.TypeMeta = typeMeta("admissionregistration.k8s.io/v1", k)
+		b.s.ValidatingWebhookConfigurations = append(b.s.ValidatingWebhookConfigurations, *o)
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
+		o.TypeMeta = typeMeta("admissionregistration.k8s.io/v1", k)
+		b.s.MutatingWebhookConfigurations = append(b.s.MutatingWebhookConfigurations, *o)
+	}
+	if loc != nil {
+		b.s.Locations[ObjectRef{Kind: k, Namespace: meta.Namespace, Name: meta.Name}] = *loc
+	}
+	return k, true
+}
+
+// Build sorts the objects and returns the Snapshot. The Builder must not be used after.
+func (b *Builder) Build() *Snapshot {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := &b.s
+	sortObjects(s.Namespaces)
+	sortObjects(s.ServiceAccounts)
+	sortObjects(s.Secrets)
+	sortObjects(s.Pods)
+	sortObjects(s.Deployments)
+	sortObjects(s.StatefulSets)
+	sortObjects(s.DaemonSets)
+	sortObjects(s.ReplicaSets)
+	sortObjects(s.Jobs)
+	sortObjects(s.CronJobs)
+	sortObjects(s.ReplicationControllers)
+	sortObjects(s.Roles)
+	sortObjects(s.ClusterRoles)
+	sortObjects(s.RoleBindings)
+	sortObjects(s.ClusterRoleBindings)
+	sortObjects(s.ConfigMaps)
+	sortObjects(s.Nodes)
+	sortObjects(s.ValidatingWebhookConfigurations)
+	sortObjects(s.MutatingWebhookConfigurations)
+	return s
+}
+
+// object is any Kubernetes object type held by value in a Snapshot slice.
+type object[T any] interface {
+	*T
+	GetNamespace() string
+	GetName() string
+}
+
+func sortObjects[T any, P object[T]](objs []T) {
+	slices.SortStableFunc(objs, func(a, b T) int {
+		pa, pb := P(&a), P(&b)
+		return cmp.Or(cmp.Compare(pa.GetNamespace(), pb.GetNamespace()), cmp.Compare(pa.GetName(), pb.GetName()))
+	})
+}
+
+func typeMeta(apiVersion string, k Kind) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: string(k)}
+}
+
+func withoutKey(m map[string]string, key string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if k != key {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// kindOf returns the Snapshot kind of a typed object and its metadata, or "" when the
+// Snapshot does not hold that type.
+func kindOf(obj runtime.Object) (Kind, *metav1.ObjectMeta) {
+	switch o := obj.(type) {
+	case *corev1.Namespace:
+		return Namespaces, &o.ObjectMeta
+	case *corev1.ServiceAccount:
+		return ServiceAccounts, &o.ObjectMeta
+	case *corev1.Secret:
+		return Secrets, &o.ObjectMeta
+	case *corev1.Pod:
+		return Pods, &o.ObjectMeta
+	case *appsv1.Deployment:
+		return Deployments, &o.ObjectMeta
+	case *appsv1.StatefulSet:
+		return StatefulSets, &o.ObjectMeta
+	case *appsv1.DaemonSet:
+		return DaemonSets, &o.ObjectMeta
+	case *appsv1.ReplicaSet:
+		return ReplicaSets, &o.ObjectMeta
+	case *batchv1.Job:
+		return Jobs, &o.ObjectMeta
+	case *batchv1.CronJob:
+		return CronJobs, &o.ObjectMeta
+	case *corev1.ReplicationController:
+		return ReplicationControllers, &o.ObjectMeta
+	case *rbacv1.Role:
+		return Roles, &o.ObjectMeta
+	case *rbacv1.ClusterRole:
+		return ClusterRoles, &o.ObjectMeta
+	case *rbacv1.RoleBinding:
+		return RoleBindings, &o.ObjectMeta
+	case *rbacv1.ClusterRoleBinding:
+		return ClusterRoleBindings, &o.ObjectMeta
+	case *corev1.ConfigMap:
+		return ConfigMaps, &o.ObjectMeta
+	case *corev1.Node:
+		return Nodes, &o.ObjectMeta
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		return ValidatingWebhookConfigurations, &o.ObjectMeta
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
+		return MutatingWebhookConfigurations, &o.ObjectMeta
+	}
+	return "", nil
+}

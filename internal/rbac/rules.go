@@ -1,0 +1,119 @@
+// Package rbac evaluates Kubernetes RBAC exactly as the API server's RBAC authorizer does:
+// which bindings apply to a user, which rules they grant and in which scope, and whether a
+// request is allowed, with the API server's own reason. See
+// shared/reference/rbac-semantics.md for the rules it implements.
+//
+// rbac reads a Snapshot and knows nothing about checks or output formats.
+package rbac
+
+import (
+	"slices"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// Request is what a subject asks to do: a resource request when Resource is set, else a
+// non-resource request for Path. Namespace is "" for cluster-scoped resources and for
+// requests across all namespaces.
+type Request struct {
+	Verb        string `json:"verb"`
+	APIGroup    string `json:"apiGroup,omitempty"`
+	Resource    string `json:"resource,omitempty"`
+	Subresource string `json:"subresource,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Path        string `json:"nonResourceURL,omitempty"`
+}
+
+// IsResource reports whether the request is for an API resource (not a non-resource URL).
+func (r Request) IsResource() bool { return r.Path == "" }
+
+// String renders the request like kubectl auth can-i arguments.
+func (r Request) String() string {
+	if !r.IsResource() {
+		return r.Verb + " " + r.Path
+	}
+	var b strings.Builder
+	b.WriteString(r.Verb)
+	b.WriteByte(' ')
+	b.WriteString(r.Resource)
+	if r.APIGroup != "" {
+		b.WriteString("." + r.APIGroup)
+	}
+	if r.Subresource != "" {
+		b.WriteString("/" + r.Subresource)
+	}
+	if r.Name != "" {
+		b.WriteString(" " + r.Name)
+	}
+	if r.Namespace != "" {
+		b.WriteString(" -n " + r.Namespace)
+	}
+	return b.String()
+}
+
+// RuleAllows reports whether one PolicyRule allows the request, with the API server's
+// semantics: `*` wildcards, `*/subresource`, resourceNames that never match a request
+// without a name, and nonResourceURL prefixes ending in `*`.
+func RuleAllows(rule *rbacv1.PolicyRule, r Request) bool {
+	if !VerbMatches(rule, r.Verb) {
+		return false
+	}
+	if !r.IsResource() {
+		return NonResourceURLMatches(rule, r.Path)
+	}
+	combined := r.Resource
+	if r.Subresource != "" {
+		combined += "/" + r.Subresource
+	}
+	return APIGroupMatches(rule, r.APIGroup) &&
+		ResourceMatches(rule, combined, r.Subresource) &&
+		ResourceNameMatches(rule, r.Name)
+}
+
+// VerbMatches: the verb is listed, or `*` is.
+func VerbMatches(rule *rbacv1.PolicyRule, verb string) bool {
+	return slices.Contains(rule.Verbs, rbacv1.VerbAll) || slices.Contains(rule.Verbs, verb)
+}
+
+// APIGroupMatches: the group is listed, or `*` is.
+func APIGroupMatches(rule *rbacv1.PolicyRule, group string) bool {
+	return slices.Contains(rule.APIGroups, rbacv1.APIGroupAll) || slices.Contains(rule.APIGroups, group)
+}
+
+// ResourceMatches: `*`, the exact "resource" or "resource/subresource", or "*/subresource"
+// when that subresource is requested. "pods/*" is not a pattern.
+func ResourceMatches(rule *rbacv1.PolicyRule, combined, subresource string) bool {
+	for _, res := range rule.Resources {
+		switch {
+		case res == rbacv1.ResourceAll, res == combined:
+			return true
+		case subresource != "" && len(res) == len(subresource)+2 && strings.HasPrefix(res, "*/") && strings.HasSuffix(res, subresource):
+			return true
+		}
+	}
+	return false
+}
+
+// ResourceNameMatches: no resourceNames, or the requested name is listed. A request
+// without a name (list, create, deletecollection) never matches a rule with resourceNames.
+func ResourceNameMatches(rule *rbacv1.PolicyRule, name string) bool {
+	if len(rule.ResourceNames) == 0 {
+		return true
+	}
+	return name != "" && slices.Contains(rule.ResourceNames, name)
+}
+
+// NonResourceURLMatches: `*`, the exact path, or a prefix ending in `*`.
+func NonResourceURLMatches(rule *rbacv1.PolicyRule, path string) bool {
+	for _, u := range rule.NonResourceURLs {
+		switch {
+		case u == rbacv1.NonResourceAll, u == path:
+			return true
+		case strings.HasSuffix(u, "*") && strings.HasPrefix(path, strings.TrimRight(u, "*")):
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,165 @@
+// Package report renders scan results for people (table) and programs (JSON, YAML). The
+// JSON shape is kwid's stable contract, documented in docs/json-output.md.
+//
+// report only formats what it is given: it never computes a finding.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kwid-dev/kwid/internal/checks"
+	"github.com/kwid-dev/kwid/internal/inventory"
+	"sigs.k8s.io/yaml"
+)
+
+// APIVersion versions the scan result document.
+const APIVersion = "kwid.dev/v1alpha1"
+
+// Scan is the result of one `kwid scan`.
+type Scan struct {
+	APIVersion  string                  `json:"apiVersion"`
+	Kind        string                  `json:"kind"`
+	Cluster     inventory.Cluster       `json:"cluster"`
+	Summary     Summary                 `json:"summary"`
+	Findings    []checks.Finding        `json:"findings"`
+	NotAssessed []checks.NotAssessed    `json:"notAssessed"`
+	Collection  map[inventory.Kind]Kind `json:"collection"`
+	// InputErrors are documents or files that could not be read (the rest was scanned).
+	InputErrors []string `json:"inputErrors"`
+}
+
+// Kind is how one kind was collected and how many objects it holds.
+type Kind struct {
+	inventory.Status
+	Count int `json:"count"`
+}
+
+// Summary counts findings by severity.
+type Summary struct {
+	Total    int `json:"total"`
+	Critical int `json:"critical"`
+	High     int `json:"high"`
+	Medium   int `json:"medium"`
+	Low      int `json:"low"`
+	Info     int `json:"info"`
+}
+
+// NewScan assembles a scan result.
+func NewScan(s *inventory.Snapshot, res *checks.Result, inputErrors []*inventory.InputError) *Scan {
+	out := &Scan{
+		APIVersion:  APIVersion,
+		Kind:        "ScanResult",
+		Cluster:     s.Cluster,
+		Findings:    res.Findings,
+		NotAssessed: res.NotAssessed,
+		Collection:  map[inventory.Kind]Kind{},
+		InputErrors: []string{},
+	}
+	for _, k := range inventory.AllKinds {
+		out.Collection[k] = Kind{Status: s.StatusOf(k), Count: s.Count(k)}
+	}
+	for _, e := range inputErrors {
+		out.InputErrors = append(out.InputErrors, e.Error())
+	}
+	for _, f := range res.Findings {
+		out.Summary.Total++
+		switch f.Severity {
+		case checks.Critical:
+			out.Summary.Critical++
+		case checks.High:
+			out.Summary.High++
+		case checks.Medium:
+			out.Summary.Medium++
+		case checks.Low:
+			out.Summary.Low++
+		default:
+			out.Summary.Info++
+		}
+	}
+	return out
+}
+
+// Formats lists the output formats of Write.
+var Formats = []string{"table", "json", "yaml"}
+
+// Write renders a scan result in a format.
+func Write(w io.Writer, format string, s *Scan) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	case "yaml":
+		js, err := json.Marshal(s)
+		if err != nil {
+			return err
+		}
+		y, err := yaml.JSONToYAML(js)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(y)
+		return err
+	case "table", "":
+		return writeTable(w, s)
+	}
+	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
+}
+
+func writeTable(w io.Writer, s *Scan) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(s.Findings) > 0 {
+		fmt.Fprintln(tw, "SEVERITY\tCHECK\tOBJECT\tMESSAGE")
+		for _, f := range s.Findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strings.ToUpper(f.Severity.String()), f.Check, f.Object, f.Message)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(s.NotAssessed) > 0 {
+		fmt.Fprintln(w, "\nNot assessed (missing data is never a pass):")
+		for _, n := range s.NotAssessed {
+			fmt.Fprintf(w, "  %s: %s\n", n.Check, n.Reason)
+		}
+	}
+	if n := len(s.InputErrors); n > 0 {
+		fmt.Fprintf(w, "\n%d input documents could not be read (listed on stderr); the rest was scanned.\n", n)
+	}
+	sum := s.Summary
+	fmt.Fprintf(w, "\n%d findings: %d critical, %d high, %d medium, %d low, %d info. Scanned %s: %s.\n",
+		sum.Total, sum.Critical, sum.High, sum.Medium, sum.Low, sum.Info, s.Cluster.Name, counts(s))
+	return nil
+}
+
+func counts(s *Scan) string {
+	var parts []string
+	for _, k := range []inventory.Kind{inventory.Namespaces, inventory.ServiceAccounts, inventory.Pods, inventory.RoleBindings, inventory.ClusterRoleBindings} {
+		if c, ok := s.Collection[k]; ok && c.State == inventory.Collected {
+			parts = append(parts, fmt.Sprintf("%d %s", c.Count, plural(k)))
+		}
+	}
+	if len(parts) == 0 {
+		return "no objects"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(k inventory.Kind) string {
+	s := string(k)
+	s = strings.ToLower(s[:1]) + s[1:]
+	if strings.HasSuffix(s, "s") {
+		return s + "es"
+	}
+	return s + "s"
+}
+
+// AtOrAbove reports whether any finding is at or above a severity.
+func (s *Scan) AtOrAbove(sev checks.Severity) bool {
+	return slices.ContainsFunc(s.Findings, func(f checks.Finding) bool { return f.Severity >= sev })
+}
