@@ -26,7 +26,9 @@ type conformanceCase struct {
 }
 
 func sa(ns, name string) rbac.User { return rbac.ServiceAccountUser(ns, name) }
-func user(name string) rbac.User  { return rbac.User{Name: name, Groups: []string{rbac.GroupAuthenticated}} }
+func user(name string) rbac.User {
+	return rbac.User{Name: name, Groups: []string{rbac.GroupAuthenticated}}
+}
 
 // conformanceCases: one or more cases per pitfall of rbac-semantics.md, on
 // testdata/conformance.yaml. The same table is checked against the API server.
