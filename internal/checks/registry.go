@@ -101,6 +101,17 @@ func (r *run) need(part string, kinds ...inventory.Kind) bool {
 	return true
 }
 
+// partial is need for checks that judge each object on its own: findings on the objects
+// that were read still hold, so it records the unreadable kinds as not assessed and
+// reports whether any kind was read.
+func (r *run) partial(part string, kinds ...inventory.Kind) bool {
+	reasons := r.in.Snapshot.Unreadable(kinds...)
+	if len(reasons) > 0 {
+		r.notAssessed(part, reasons)
+	}
+	return len(reasons) < len(kinds)
+}
+
 // workloadKinds are the kinds that carry pod specs.
 var workloadKinds = []inventory.Kind{
 	inventory.Pods, inventory.Deployments, inventory.StatefulSets, inventory.DaemonSets,

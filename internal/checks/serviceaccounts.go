@@ -54,7 +54,7 @@ var defaultServiceAccountCheck = register(&Check{
 				})
 			}
 		}
-		if r.need("(c) bindings naming default ServiceAccounts", inventory.RoleBindings, inventory.ClusterRoleBindings) {
+		if r.partial("(c) bindings naming default ServiceAccounts", inventory.RoleBindings, inventory.ClusterRoleBindings) {
 			for _, b := range in.RBAC.Bindings() {
 				for i := range b.Subjects {
 					ns, ok := namesDefaultSA(&b.Subjects[i], b.Namespace)

@@ -100,16 +100,22 @@ func (f *inputFlags) load(ctx context.Context, g *globalOptions, streams generic
 }
 
 func (f *inputFlags) loadLive(ctx context.Context, g *globalOptions, streams genericiooptions.IOStreams, opts inventory.Options) (*loaded, error) {
+	const hint = "try kwid with --demo, -f FILES or --snapshot FILE"
+	raw, err := f.kube.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig: %w; %s", err, hint)
+	}
+	inCluster := os.Getenv("KUBERNETES_SERVICE_HOST") != ""
+	if len(raw.Clusters) == 0 && !inCluster && (f.kube.APIServer == nil || *f.kube.APIServer == "") {
+		return nil, fmt.Errorf("no cluster configured (no kubeconfig found: set KUBECONFIG or --kubeconfig); %s", hint)
+	}
 	cfg, err := f.kube.ToRESTConfig()
 	if err != nil {
-		return nil, fmt.Errorf("no cluster to read (%w); try kwid with --demo, -f FILES or --snapshot FILE", err)
+		return nil, fmt.Errorf("no cluster to read (%w); %s", err, hint)
 	}
-	name := ""
-	if raw, err := f.kube.ToRawKubeConfigLoader().RawConfig(); err == nil {
-		name = raw.CurrentContext
-		if f.kube.Context != nil && *f.kube.Context != "" {
-			name = *f.kube.Context
-		}
+	name := raw.CurrentContext
+	if f.kube.Context != nil && *f.kube.Context != "" {
+		name = *f.kube.Context
 	}
 	lo := inventory.LiveOptions{Options: opts, Name: name, Logger: g.logger}
 	if isTerminal(streams.ErrOut) {

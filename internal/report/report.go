@@ -93,6 +93,7 @@ func Write(w io.Writer, format string, s *Scan) error {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		return enc.Encode(s)
 	case "yaml":
 		js, err := json.Marshal(s)
