@@ -24,6 +24,18 @@ type inputFlags struct {
 	allNamespaces bool
 	secretData    bool
 	maxDocMiB     int
+
+	// kinds limits live collection (nil = all); set by commands that need only some.
+	kinds []inventory.Kind
+	// queryNamespace: -n names the namespace a question is about, not a collection scope.
+	queryNamespace bool
+}
+
+// rbacKinds are what RBAC questions need: the bindings, the roles, and the
+// ServiceAccounts that groups expand to.
+var rbacKinds = []inventory.Kind{
+	inventory.Namespaces, inventory.ServiceAccounts,
+	inventory.Roles, inventory.ClusterRoles, inventory.RoleBindings, inventory.ClusterRoleBindings,
 }
 
 func newInputFlags() *inputFlags {
@@ -70,7 +82,10 @@ func (f *inputFlags) load(ctx context.Context, g *globalOptions, streams generic
 	if f.maxDocMiB <= 0 {
 		return nil, usageErrorf("--max-document-size must be positive")
 	}
-	opts := inventory.Options{Namespace: f.namespace(fs), SecretData: f.secretData}
+	opts := inventory.Options{Namespace: f.namespace(fs), SecretData: f.secretData, Kinds: f.kinds}
+	if f.queryNamespace {
+		opts.Namespace = ""
+	}
 	switch {
 	case f.demo:
 		s, err := inventory.LoadDemo(ctx, opts)

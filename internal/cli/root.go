@@ -114,6 +114,9 @@ Try it without a cluster:  kwid scan --demo`,
 	root.AddCommand(
 		newScanCommand(g, streams),
 		newSnapshotCommand(g, streams),
+		newCanCommand(g, streams),
+		newWhoCanCommand(g, streams),
+		newAccessCommand(g, streams),
 		newChecksCommand(streams),
 		newVersionCommand(streams),
 	)

@@ -28,6 +28,9 @@ type Options struct {
 	// SecretData keeps Secret data and all Secret types. Off by default: then only
 	// ServiceAccount token Secrets are kept, and only their metadata and type.
 	SecretData bool
+	// Kinds limits live collection to these kinds (nil = every kind). The others are
+	// recorded as absent. File sources read what the files hold.
+	Kinds []Kind
 }
 
 // Builder assembles a Snapshot. It normalizes every object the same way whatever the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -76,7 +77,16 @@ func LoadLive(ctx context.Context, cfg *rest.Config, opts LiveOptions) (*Snapsho
 	var progressMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Concurrency)
-	for _, k := range AllKinds {
+	kinds := AllKinds
+	if opts.Kinds != nil {
+		kinds = opts.Kinds
+		for _, k := range AllKinds {
+			if !slices.Contains(kinds, k) {
+				b.SetStatus(k, Status{State: Absent, Scope: "not collected for this command"})
+			}
+		}
+	}
+	for _, k := range kinds {
 		g.Go(func() error {
 			n, err := l.collect(gctx, k)
 			switch {
@@ -98,7 +108,7 @@ func LoadLive(ctx context.Context, cfg *rest.Config, opts LiveOptions) (*Snapsho
 			d := done.Add(1)
 			if opts.Progress != nil {
 				progressMu.Lock()
-				opts.Progress(int(d), len(AllKinds), int(objects.Load()))
+				opts.Progress(int(d), len(kinds), int(objects.Load()))
 				progressMu.Unlock()
 			}
 			return nil

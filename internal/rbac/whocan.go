@@ -1,0 +1,123 @@
+package rbac
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/kwid-dev/kwid/internal/inventory"
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// Allowed is one subject allowed a request, through one binding and rule.
+type Allowed struct {
+	// Subject is as written in the binding (a ServiceAccount's namespace filled in).
+	Subject rbacv1.Subject
+	Grant   Grant
+	// Namespace is where the grant applies ("" = every namespace).
+	Namespace string
+}
+
+// Expanded is a ServiceAccount covered by a group subject of a WhoCan answer.
+type Expanded struct {
+	Namespace, Name string
+	// Via is the group that covers it.
+	Via string
+}
+
+// WhoCanResult answers who may make a request.
+type WhoCanResult struct {
+	Request Request
+	// Subjects holds every binding subject allowed, in binding order. system:masters is
+	// always allowed and not listed.
+	Subjects []Allowed
+	// ServiceAccounts are the existing ServiceAccounts allowed only through a group
+	// (system:serviceaccounts, system:serviceaccounts:NS, system:authenticated).
+	ServiceAccounts []Expanded
+}
+
+// WhoCan lists every subject allowed a request. With anyNamespace, a namespaced request
+// without a namespace asks "in at least one namespace" and every namespace's RoleBindings
+// count; otherwise it asks about the request's namespace (or cluster scope when empty).
+func (ix *Index) WhoCan(r Request, anyNamespace bool, sas []inventory.ObjectRef) *WhoCanResult {
+	res := &WhoCanResult{Request: r}
+	if !r.IsResource() {
+		r.Namespace = ""
+		anyNamespace = false
+	}
+	visit := func(b *Binding) {
+		for i := range b.Rules {
+			if !RuleAllows(&b.Rules[i], r) {
+				continue
+			}
+			for j := range b.Subjects {
+				s := b.Subjects[j]
+				if s.Kind == rbacv1.ServiceAccountKind {
+					if s.Namespace == "" {
+						if b.ClusterWide() {
+							continue // names nobody
+						}
+						s.Namespace = b.Namespace
+					}
+				}
+				res.Subjects = append(res.Subjects, Allowed{Subject: s, Grant: Grant{Binding: b, Subject: &b.Subjects[j], RuleIndex: i}, Namespace: b.Namespace})
+			}
+			return
+		}
+	}
+	for _, b := range ix.clusterBindings {
+		visit(b)
+	}
+	switch {
+	case r.IsResource() && r.Namespace != "":
+		for _, b := range ix.nsBindings[r.Namespace] {
+			visit(b)
+		}
+	case anyNamespace && r.IsResource() && Namespaced(r.APIGroup, r.Resource):
+		for _, ns := range sortedKeys(ix.nsBindings) {
+			for _, b := range ix.nsBindings[ns] {
+				visit(b)
+			}
+		}
+	}
+	res.ServiceAccounts = expandGroups(res.Subjects, sas)
+	return res
+}
+
+// expandGroups lists the ServiceAccounts that the allowed groups cover and that are not
+// allowed by name, each once, by namespace and name.
+func expandGroups(allowed []Allowed, sas []inventory.ObjectRef) []Expanded {
+	byName := map[string]bool{}
+	groups := map[string]map[string]bool{} // group -> namespaces where it is allowed ("" = all)
+	for _, a := range allowed {
+		switch a.Subject.Kind {
+		case rbacv1.ServiceAccountKind:
+			byName[ServiceAccountUsername(a.Subject.Namespace, a.Subject.Name)] = true
+		case rbacv1.UserKind:
+			byName[a.Subject.Name] = true
+		case rbacv1.GroupKind:
+			if groups[a.Subject.Name] == nil {
+				groups[a.Subject.Name] = map[string]bool{}
+			}
+			groups[a.Subject.Name][a.Namespace] = true
+		}
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	var out []Expanded
+	for _, sa := range sas {
+		if byName[ServiceAccountUsername(sa.Namespace, sa.Name)] {
+			continue
+		}
+		for _, g := range []string{serviceAccountsPrefix + sa.Namespace, GroupServiceAccounts, GroupAuthenticated} {
+			if len(groups[g]) > 0 {
+				out = append(out, Expanded{Namespace: sa.Namespace, Name: sa.Name, Via: g})
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Expanded) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
