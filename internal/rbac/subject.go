@@ -92,6 +92,9 @@ func ParseUser(s string, extraGroups []string) (User, error) {
 		// A group on its own: no user name can match a User subject.
 		return User{Groups: append([]string{g}, extraGroups...)}, nil
 	default:
+		if !strings.HasPrefix(s, "user:") && strings.Contains(s, "/") {
+			return User{}, fmt.Errorf("subject %q: for a ServiceAccount write sa:NAMESPACE/NAME (or user:%s for a user of that name)", s, s)
+		}
 		name := strings.TrimPrefix(s, "user:")
 		if name == "" {
 			return User{}, fmt.Errorf("subject %q: want user:NAME", s)
