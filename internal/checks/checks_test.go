@@ -87,3 +87,22 @@ func TestNotAssessed(t *testing.T) {
 		t.Error("KW-SA-001 (a) and (b) have their input and should still report")
 	}
 }
+
+// TestNamespaceScope: with -n, cluster-scoped RBAC still counts (a ClusterRoleBinding can
+// make a ServiceAccount of the namespace critical), and findings stay in the namespace.
+func TestNamespaceScope(t *testing.T) {
+	s, errs, err := inventory.LoadFiles(context.Background(), []string{"testdata/serviceaccounts.yaml"},
+		inventory.FileOptions{Options: inventory.Options{Namespace: "b"}})
+	if err != nil || len(errs) > 0 {
+		t.Fatal(err, errs)
+	}
+	res := Run(NewInput(s))
+	for _, f := range res.Findings {
+		if f.Object.Namespace != "b" {
+			t.Errorf("finding outside namespace b: %s %s", f.Check, f.Object)
+		}
+	}
+	if diff := cmp.Diff([]string{"high DaemonSet b/agent", "medium CronJob b/secrets", "low Pod b/optout-overridden", "low Pod b/quiet"}, got(res, "KW-SA-002")); diff != "" {
+		t.Errorf("KW-SA-002 in namespace b (-want +got):\n%s", diff)
+	}
+}

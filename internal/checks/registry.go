@@ -178,6 +178,13 @@ func Run(in *Input, cs ...*Check) *Result {
 	for _, c := range cs {
 		c.run(in, &run{check: c, in: in, res: res})
 	}
+	// A namespace-scoped collection keeps cluster-wide RBAC (it grants into the namespace);
+	// findings about objects of other namespaces that it names are out of scope.
+	if ns := in.Snapshot.Cluster.Namespace; ns != "" {
+		res.Findings = slices.DeleteFunc(res.Findings, func(f Finding) bool {
+			return f.Object.Namespace != "" && f.Object.Namespace != ns
+		})
+	}
 	slices.SortStableFunc(res.Findings, func(a, b Finding) int {
 		return cmp.Or(
 			cmp.Compare(b.Severity, a.Severity),
