@@ -40,7 +40,7 @@ expect: allow|deny}) in order; with expect it is an RBAC test suite for CI.
 
 Exit codes: 0 allowed (or every expectation met), 3 denied (or an expectation broken),
 1 error, 2 usage error.`,
-		Example: `  kwid can sa:payments/api get secrets -n payments --demo
+		Example: `  kwid can sa:orders/default get secrets -n orders --demo
   kwid can system:serviceaccount:ci:deployer create deployments.apps -n prod
   kwid can user:jane --group oncall delete pods/exec -n kube-system
   kwid can user:jane get /healthz
