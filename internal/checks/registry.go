@@ -26,6 +26,7 @@ type Check struct {
 type Input struct {
 	Snapshot *inventory.Snapshot
 	RBAC     *rbac.Index
+	Config   *Config
 
 	mu    sync.Mutex
 	tiers map[[2]string]tierOf
@@ -36,9 +37,9 @@ type tierOf struct {
 	why  string
 }
 
-// NewInput indexes a Snapshot for the checks.
+// NewInput indexes a Snapshot for the checks, with the default configuration.
 func NewInput(s *inventory.Snapshot) *Input {
-	return &Input{Snapshot: s, RBAC: rbac.NewIndex(s), tiers: map[[2]string]tierOf{}}
+	return &Input{Snapshot: s, RBAC: rbac.NewIndex(s), Config: DefaultConfig(), tiers: map[[2]string]tierOf{}}
 }
 
 // ServiceAccountTier rates a ServiceAccount's effective RBAC rights (memoized).
@@ -60,6 +61,15 @@ func (in *Input) ServiceAccountTier(namespace, name string) (Tier, string) {
 type Result struct {
 	Findings    []Finding     `json:"findings"`
 	NotAssessed []NotAssessed `json:"notAssessed"`
+	// Allowlisted are findings on subjects meant to hold those rights (Config.Allowlist).
+	Allowlisted []Allowlisted `json:"allowlisted"`
+}
+
+// Allowlisted is a finding the allowlist covers, and why.
+type Allowlisted struct {
+	Check  string              `json:"check"`
+	Object inventory.ObjectRef `json:"object"`
+	Reason string              `json:"reason"`
 }
 
 // run collects one check's output.
@@ -168,23 +178,36 @@ func Lookup(id string) (*Check, error) {
 	return nil, fmt.Errorf("unknown check %q (see `kwid checks`)", id)
 }
 
-// Run runs checks (all when none are given) and returns their findings, most severe
-// first, then by check and object.
+// Run runs checks (all enabled ones when none are given) and returns their findings, most
+// severe first, then by check and object.
 func Run(in *Input, cs ...*Check) *Result {
 	if len(cs) == 0 {
 		cs = All()
 	}
-	res := &Result{Findings: []Finding{}, NotAssessed: []NotAssessed{}}
+	res := &Result{Findings: []Finding{}, NotAssessed: []NotAssessed{}, Allowlisted: []Allowlisted{}}
 	for _, c := range cs {
+		if slices.Contains(in.Config.Disabled, c.ID) {
+			continue
+		}
 		c.run(in, &run{check: c, in: in, res: res})
 	}
-	// A namespace-scoped collection keeps cluster-wide RBAC (it grants into the namespace);
-	// findings about objects of other namespaces that it names are out of scope.
-	if ns := in.Snapshot.Cluster.Namespace; ns != "" {
-		res.Findings = slices.DeleteFunc(res.Findings, func(f Finding) bool {
-			return f.Object.Namespace != "" && f.Object.Namespace != ns
-		})
+	kept := res.Findings[:0]
+	for _, f := range res.Findings {
+		// A namespace-scoped collection keeps cluster-wide RBAC (it grants into the
+		// namespace); findings about objects of other namespaces are out of scope.
+		if ns := in.Snapshot.Cluster.Namespace; ns != "" && f.Object.Namespace != "" && f.Object.Namespace != ns {
+			continue
+		}
+		if e := in.Config.allowed(&f); e != nil {
+			res.Allowlisted = append(res.Allowlisted, Allowlisted{Check: f.Check, Object: f.Object, Reason: e.Reason})
+			continue
+		}
+		if sev, ok := in.Config.Severity[f.Check]; ok {
+			f.Severity = sev
+		}
+		kept = append(kept, f)
 	}
+	res.Findings = kept
 	slices.SortStableFunc(res.Findings, func(a, b Finding) int {
 		return cmp.Or(
 			cmp.Compare(b.Severity, a.Severity),

@@ -15,6 +15,7 @@ type scanOptions struct {
 	output     string
 	outputFile string
 	failOn     string
+	config     string
 }
 
 func newScanCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -43,6 +44,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 2 usa
 	o.input.addFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
 	cmd.Flags().StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout")
+	cmd.Flags().StringVar(&o.config, "config", "", "YAML file tuning the checks: privileged namespaces, allowlist, severity overrides, disabled checks")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (critical, high, medium, low, info)")
 	return cmd
 }
@@ -58,11 +60,23 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 			return usageErrorf("--fail-on: %v", err)
 		}
 	}
+	cfg := checks.DefaultConfig()
+	if o.config != "" {
+		data, err := os.ReadFile(o.config)
+		if err != nil {
+			return fmt.Errorf("reading config: %w", err)
+		}
+		if cfg, err = checks.ParseConfig(data); err != nil {
+			return fmt.Errorf("reading config %s: %w", o.config, err)
+		}
+	}
 	in, err := o.input.load(cmd.Context(), g, streams, cmd.Flags())
 	if err != nil {
 		return err
 	}
-	res := checks.Run(checks.NewInput(in.snap))
+	input := checks.NewInput(in.snap)
+	input.Config = cfg
+	res := checks.Run(input)
 	scan := report.NewScan(in.snap, res, in.errors)
 
 	out := streams.Out

@@ -22,12 +22,14 @@ const APIVersion = "kwid.dev/v1alpha1"
 
 // Scan is the result of one `kwid scan`.
 type Scan struct {
-	APIVersion  string                  `json:"apiVersion"`
-	Kind        string                  `json:"kind"`
-	Cluster     inventory.Cluster       `json:"cluster"`
-	Summary     Summary                 `json:"summary"`
-	Findings    []checks.Finding        `json:"findings"`
-	NotAssessed []checks.NotAssessed    `json:"notAssessed"`
+	APIVersion  string               `json:"apiVersion"`
+	Kind        string               `json:"kind"`
+	Cluster     inventory.Cluster    `json:"cluster"`
+	Summary     Summary              `json:"summary"`
+	Findings    []checks.Finding     `json:"findings"`
+	NotAssessed []checks.NotAssessed `json:"notAssessed"`
+	// Allowlisted are findings on subjects meant to hold those rights (--config allowlist).
+	Allowlisted []checks.Allowlisted    `json:"allowlisted"`
 	Collection  map[inventory.Kind]Kind `json:"collection"`
 	// InputErrors are documents or files that could not be read (the rest was scanned).
 	InputErrors []string `json:"inputErrors"`
@@ -57,6 +59,7 @@ func NewScan(s *inventory.Snapshot, res *checks.Result, inputErrors []*inventory
 		Cluster:     s.Cluster,
 		Findings:    res.Findings,
 		NotAssessed: res.NotAssessed,
+		Allowlisted: res.Allowlisted,
 		Collection:  map[inventory.Kind]Kind{},
 		InputErrors: []string{},
 	}
@@ -128,6 +131,9 @@ func writeTable(w io.Writer, s *Scan) error {
 		for _, n := range s.NotAssessed {
 			fmt.Fprintf(w, "  %s: %s\n", n.Check, n.Reason)
 		}
+	}
+	if n := len(s.Allowlisted); n > 0 {
+		fmt.Fprintf(w, "\n%d allowlisted findings are not shown (-o json lists them; --config changes the allowlist).\n", n)
 	}
 	if n := len(s.InputErrors); n > 0 {
 		fmt.Fprintf(w, "\n%d input documents could not be read (listed on stderr); the rest was scanned.\n", n)
