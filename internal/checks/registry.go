@@ -30,6 +30,7 @@ type Input struct {
 
 	mu    sync.Mutex
 	tiers map[[2]string]tierOf
+	usage map[[2]string]saUsage
 }
 
 type tierOf struct {

@@ -1,0 +1,204 @@
+package checks
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/kwid-dev/kwid/internal/inventory"
+	"github.com/kwid-dev/kwid/internal/rbac"
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// Holder is a subject (ServiceAccount, User or Group, as named in bindings) and the grants
+// through which it holds some right.
+type Holder struct {
+	Subject inventory.ObjectRef
+	Grants  []rbac.Grant
+}
+
+// ClusterWide reports whether one of the grants applies in every namespace.
+func (h Holder) ClusterWide() bool {
+	return slices.ContainsFunc(h.Grants, func(g rbac.Grant) bool { return g.Binding.ClusterWide() })
+}
+
+// Namespaces lists the namespaces the grants apply in ("" first when one is cluster-wide).
+func (h Holder) Namespaces() []string {
+	var out []string
+	for _, g := range h.Grants {
+		if !slices.Contains(out, g.Namespace()) {
+			out = append(out, g.Namespace())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Scope says where the rights apply: "cluster-wide" or "in namespace(s) a, b".
+func (h Holder) Scope() string {
+	if h.ClusterWide() {
+		return "cluster-wide"
+	}
+	ns := h.Namespaces()
+	if len(ns) == 1 {
+		return "in namespace " + ns[0]
+	}
+	return "in namespaces " + strings.Join(ns, ", ")
+}
+
+// IsServiceAccount reports whether the holder is a ServiceAccount.
+func (h Holder) IsServiceAccount() bool { return h.Subject.Kind == inventory.ServiceAccounts }
+
+// Evidence is one line per grant: the API server's reason and the rule.
+func (h Holder) Evidence() []string {
+	out := make([]string, 0, len(h.Grants))
+	for _, g := range h.Grants {
+		out = append(out, fmt.Sprintf("%s: %s", strings.TrimPrefix(g.Reason(), "RBAC: allowed by "), describeRule(g.Rule())))
+	}
+	return out
+}
+
+// Related are the bindings and roles of the grants, each once.
+func (h Holder) Related() []inventory.ObjectRef {
+	var out []inventory.ObjectRef
+	add := func(r inventory.ObjectRef) {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	for _, g := range h.Grants {
+		b := g.Binding
+		add(b.Ref())
+		role := inventory.ObjectRef{Kind: inventory.Kind(b.RoleRef.Kind), Name: b.RoleRef.Name}
+		if b.RoleRef.Kind == "Role" {
+			role.Namespace = b.Namespace
+		}
+		add(role)
+	}
+	return out
+}
+
+// Holders returns every binding subject holding a rule that match accepts, with those
+// grants, ordered by subject. Rules come from the RBAC index, so role references, namespace
+// scope and aggregation are resolved as the API server resolves them. A ServiceAccount
+// subject without namespace in a RoleBinding is the binding's namespace's.
+func (in *Input) Holders(match func(*rbacv1.PolicyRule) bool) []Holder {
+	byKey := map[inventory.ObjectRef]*Holder{}
+	for _, b := range in.RBAC.Bindings() {
+		for i := range b.Rules {
+			if !match(&b.Rules[i]) {
+				continue
+			}
+			for j := range b.Subjects {
+				s := &b.Subjects[j]
+				ref, ok := subjectRef(s, b)
+				if !ok {
+					continue
+				}
+				h := byKey[ref]
+				if h == nil {
+					h = &Holder{Subject: ref}
+					byKey[ref] = h
+				}
+				h.Grants = append(h.Grants, rbac.Grant{Binding: b, Subject: s, RuleIndex: i})
+			}
+		}
+	}
+	out := make([]Holder, 0, len(byKey))
+	for _, h := range byKey {
+		out = append(out, *h)
+	}
+	slices.SortFunc(out, func(a, b Holder) int {
+		return cmp.Or(cmp.Compare(a.Subject.Kind, b.Subject.Kind), cmp.Compare(a.Subject.Namespace, b.Subject.Namespace), cmp.Compare(a.Subject.Name, b.Subject.Name))
+	})
+	return out
+}
+
+// Allows is a match for Holders: rules that allow the request (a rule limited by
+// resourceNames does not allow a request without a name).
+func Allows(reqs ...rbac.Request) func(*rbacv1.PolicyRule) bool {
+	return func(rule *rbacv1.PolicyRule) bool {
+		for _, r := range reqs {
+			if rbac.RuleAllows(rule, r) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// subjectRef names a binding subject as an object ref; a User named like a ServiceAccount
+// is that ServiceAccount.
+func subjectRef(s *rbacv1.Subject, b *rbac.Binding) (inventory.ObjectRef, bool) {
+	switch s.Kind {
+	case rbacv1.ServiceAccountKind:
+		ns := cmp.Or(s.Namespace, b.Namespace)
+		return inventory.ObjectRef{Kind: inventory.ServiceAccounts, Namespace: ns, Name: s.Name}, ns != ""
+	case rbacv1.UserKind:
+		if ns, name, ok := rbac.SplitServiceAccountUsername(s.Name); ok {
+			return inventory.ObjectRef{Kind: inventory.ServiceAccounts, Namespace: ns, Name: name}, true
+		}
+		return inventory.ObjectRef{Kind: "User", Name: s.Name}, true
+	case rbacv1.GroupKind:
+		return inventory.ObjectRef{Kind: "Group", Name: s.Name}, true
+	}
+	return inventory.ObjectRef{}, false
+}
+
+// describeRule renders a rule on one line.
+func describeRule(r *rbacv1.PolicyRule) string {
+	var parts []string
+	add := func(name string, v []string) {
+		if len(v) == 0 {
+			return
+		}
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = s
+			if s == "" {
+				q[i] = `""`
+			}
+		}
+		parts = append(parts, name+"="+strings.Join(q, ","))
+	}
+	add("verbs", r.Verbs)
+	add("apiGroups", r.APIGroups)
+	add("resources", r.Resources)
+	add("resourceNames", r.ResourceNames)
+	add("nonResourceURLs", r.NonResourceURLs)
+	return strings.Join(parts, " ")
+}
+
+// WorkloadsUsing counts the running workloads (uncontrolled Pods and pod templates) that run
+// as a ServiceAccount, and whether one of them mounts its token.
+func (in *Input) WorkloadsUsing(namespace, name string) (n int, tokenMounted bool) {
+	in.mu.Lock()
+	if in.usage == nil {
+		in.usage = map[[2]string]saUsage{}
+		for _, w := range in.Snapshot.Workloads() {
+			if w.Controlled {
+				continue
+			}
+			key := [2]string{w.Ref.Namespace, w.ServiceAccountName()}
+			u := in.usage[key]
+			u.workloads++
+			mounted := true
+			if w.Spec.AutomountServiceAccountToken != nil {
+				mounted = *w.Spec.AutomountServiceAccountToken
+			} else if sa := in.Snapshot.ServiceAccount(key[0], key[1]); sa != nil && sa.AutomountServiceAccountToken != nil {
+				mounted = *sa.AutomountServiceAccountToken
+			}
+			u.mounted = u.mounted || mounted
+			in.usage[key] = u
+		}
+	}
+	u := in.usage[[2]string{namespace, name}]
+	in.mu.Unlock()
+	return u.workloads, u.mounted
+}
+
+type saUsage struct {
+	workloads int
+	mounted   bool
+}
