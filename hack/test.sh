@@ -5,13 +5,28 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Debian packages the tests use: curl and openssl for the control plane, Chromium for the
+# HTML report's browser test.
 need=()
-for tool in curl openssl; do command -v "$tool" >/dev/null || need+=("$tool"); done
+for tool in curl openssl chromium; do command -v "$tool" >/dev/null || need+=("$tool"); done
 if ((${#need[@]})); then
 	echo "test.sh: installing ${need[*]}" >&2
 	sudo=""; [[ $(id -u) == 0 ]] || sudo=sudo
-	$sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+	$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+export KWID_CHROMIUM=${KWID_CHROMIUM:-$(command -v chromium)}
+
+# The SARIF 2.1.0 JSON schema, from the npm registry (the package ships it), cached.
+assets=${XDG_CACHE_HOME:-$HOME/.cache}/kwid/assets
+sarif_schema=$assets/sarif-2.1.0-rtm.5.json
+if [[ ! -s $sarif_schema ]]; then
+	mkdir -p "$assets"
+	tmp=$(mktemp -d)
+	(cd "$tmp" && npm pack --silent @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null && tar xzf ./*.tgz)
+	cp "$tmp/package/lib/schemas/sarif-2.1.0-rtm.5.json" "$sarif_schema"
+	rm -rf "$tmp"
+fi
+export KWID_SARIF_SCHEMA=$sarif_schema
 
 echo "== go vet" >&2
 go vet ./...

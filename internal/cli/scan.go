@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/kwid-dev/kwid/internal/checks"
 	"github.com/kwid-dev/kwid/internal/report"
@@ -12,7 +14,7 @@ import (
 
 type scanOptions struct {
 	input      *inputFlags
-	output     string
+	outputs    []string
 	outputFile string
 	failOn     string
 	config     string
@@ -42,15 +44,41 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 2 usa
 		},
 	}
 	o.input.addFlags(cmd.Flags())
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, json or yaml")
+	cmd.Flags().StringArrayVarP(&o.outputs, "output", "o", []string{"table"}, "output format: "+strings.Join(report.Formats, ", ")+"; FORMAT=FILE writes to a file; repeatable")
 	cmd.Flags().StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout")
 	cmd.Flags().StringVar(&o.config, "config", "", "YAML file tuning the checks: privileged namespaces, allowlist, severity overrides, disabled checks")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (critical, high, medium, low, info)")
 	return cmd
 }
 
+// output is one requested rendering: a format and where it goes ("" = stdout).
+type output struct{ format, file string }
+
+// parseOutputs reads -o values: FORMAT or FORMAT=FILE; at most one goes to stdout
+// (or to --output-file).
+func parseOutputs(values []string, outputFile string) ([]output, error) {
+	var outs []output
+	toStdout := 0
+	for _, v := range values {
+		format, file, _ := strings.Cut(v, "=")
+		if err := oneOf("output", format, report.Formats); err != nil {
+			return nil, err
+		}
+		if file == "" {
+			file = outputFile
+			toStdout++
+		}
+		outs = append(outs, output{format: format, file: file})
+	}
+	if toStdout > 1 {
+		return nil, usageErrorf("only one -o can go to stdout; give the others a file: -o FORMAT=FILE")
+	}
+	return outs, nil
+}
+
 func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams genericiooptions.IOStreams) error {
-	if err := oneOf("output", o.output, report.Formats); err != nil {
+	outs, err := parseOutputs(o.outputs, o.outputFile)
+	if err != nil {
 		return err
 	}
 	var failOn checks.Severity
@@ -78,18 +106,12 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	input.Config = cfg
 	res := checks.Run(input)
 	scan := report.NewScan(in.snap, res, in.errors)
+	scan.KwidVersion = kwidVersion()
 
-	out := streams.Out
-	if o.outputFile != "" {
-		f, err := os.Create(o.outputFile)
-		if err != nil {
-			return fmt.Errorf("writing report: %w", err)
+	for _, out := range outs {
+		if err := writeReport(streams.Out, out, scan); err != nil {
+			return err
 		}
-		defer f.Close()
-		out = f
-	}
-	if err := report.Write(out, o.output, scan); err != nil {
-		return fmt.Errorf("writing report: %w", err)
 	}
 	switch {
 	case o.failOn != "" && scan.AtOrAbove(failOn):
@@ -98,4 +120,22 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 		return &exitError{code: ExitIncomplete}
 	}
 	return nil
+}
+
+func writeReport(stdout io.Writer, out output, scan *report.Scan) error {
+	if out.file == "" {
+		if err := report.Write(stdout, out.format, scan); err != nil {
+			return fmt.Errorf("writing %s report: %w", out.format, err)
+		}
+		return nil
+	}
+	f, err := os.Create(out.file)
+	if err != nil {
+		return fmt.Errorf("writing %s report: %w", out.format, err)
+	}
+	if err := report.Write(f, out.format, scan); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s report to %s: %w", out.format, out.file, err)
+	}
+	return f.Close()
 }

@@ -14,12 +14,16 @@ func newVersionCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Print kwid's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := "(devel)"
-			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-				v = bi.Main.Version
-			}
-			_, err := fmt.Fprintf(streams.Out, "kwid %s\n", v)
+			_, err := fmt.Fprintf(streams.Out, "kwid %s\n", kwidVersion())
 			return err
 		},
 	}
+}
+
+// kwidVersion is the module version kwid was built at ("(devel)" from a checkout).
+func kwidVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

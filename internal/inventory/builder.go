@@ -116,7 +116,10 @@ func (b *Builder) Add(obj runtime.Object, loc *Location) (Kind, bool) {
 		o.TypeMeta = typeMeta("v1", k)
 		b.s.Secrets = append(b.s.Secrets, *o)
 	case *corev1.Pod:
+		// Only the phase of a pod's status matters to identity; the rest (conditions,
+		// container statuses, IPs) is a third of a pod's size.
 		o.TypeMeta = typeMeta("v1", k)
+		o.Status = corev1.PodStatus{Phase: o.Status.Phase}
 		b.s.Pods = append(b.s.Pods, *o)
 	case *appsv1.Deployment:
 		o.TypeMeta = typeMeta("apps/v1", k)
@@ -128,6 +131,11 @@ func (b *Builder) Add(obj runtime.Object, loc *Location) (Kind, bool) {
 		o.TypeMeta = typeMeta("apps/v1", k)
 		b.s.DaemonSets = append(b.s.DaemonSets, *o)
 	case *appsv1.ReplicaSet:
+		// A Deployment's old ReplicaSets, scaled to zero, are revision history: no pod
+		// runs from them.
+		if o.Spec.Replicas != nil && *o.Spec.Replicas == 0 && metav1.GetControllerOf(o) != nil {
+			return k, false
+		}
 		o.TypeMeta = typeMeta("apps/v1", k)
 		b.s.ReplicaSets = append(b.s.ReplicaSets, *o)
 	case *batchv1.Job:

@@ -150,7 +150,7 @@ type ObjectRef struct {
 
 func (r ObjectRef) String() string {
 	if r.Namespace == "" {
-		return string(r.Kind) + "/" + r.Name
+		return string(r.Kind) + " " + r.Name
 	}
 	return string(r.Kind) + " " + r.Namespace + "/" + r.Name
 }

@@ -32,7 +32,7 @@ type Binding struct {
 // ClusterWide reports whether the binding's rules apply in every namespace.
 func (b *Binding) ClusterWide() bool { return b.Kind == "ClusterRoleBinding" }
 
-// Ref names the binding as "ClusterRoleBinding/x" or "RoleBinding ns/x".
+// Ref names the binding.
 func (b *Binding) Ref() inventory.ObjectRef {
 	return inventory.ObjectRef{Kind: inventory.Kind(b.Kind), Namespace: b.Namespace, Name: b.Name}
 }

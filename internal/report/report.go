@@ -22,8 +22,10 @@ const APIVersion = "kwid.dev/v1alpha1"
 
 // Scan is the result of one `kwid scan`.
 type Scan struct {
-	APIVersion  string               `json:"apiVersion"`
-	Kind        string               `json:"kind"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// KwidVersion is the version of kwid that produced the result.
+	KwidVersion string               `json:"kwidVersion,omitempty"`
 	Cluster     inventory.Cluster    `json:"cluster"`
 	Summary     Summary              `json:"summary"`
 	Findings    []checks.Finding     `json:"findings"`
@@ -88,11 +90,19 @@ func NewScan(s *inventory.Snapshot, res *checks.Result, inputErrors []*inventory
 }
 
 // Formats lists the output formats of Write.
-var Formats = []string{"table", "json", "yaml"}
+var Formats = []string{"table", "json", "yaml", "sarif", "markdown", "html", "policyreport"}
 
 // Write renders a scan result in a format.
 func Write(w io.Writer, format string, s *Scan) error {
 	switch format {
+	case "sarif":
+		return WriteSARIF(w, s, checks.All(), s.KwidVersion)
+	case "markdown":
+		return WriteMarkdown(w, s)
+	case "html":
+		return WriteHTML(w, s)
+	case "policyreport":
+		return WritePolicyReports(w, s)
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
