@@ -64,6 +64,8 @@ type Result struct {
 	NotAssessed []NotAssessed `json:"notAssessed"`
 	// Allowlisted are findings on subjects meant to hold those rights (Config.Allowlist).
 	Allowlisted []Allowlisted `json:"allowlisted"`
+	// Suppressed are findings a baseline accepts (Baseline.Apply).
+	Suppressed []Suppressed `json:"suppressed"`
 }
 
 // Allowlisted is a finding the allowlist covers, and why.
@@ -185,7 +187,7 @@ func Run(in *Input, cs ...*Check) *Result {
 	if len(cs) == 0 {
 		cs = All()
 	}
-	res := &Result{Findings: []Finding{}, NotAssessed: []NotAssessed{}, Allowlisted: []Allowlisted{}}
+	res := &Result{Findings: []Finding{}, NotAssessed: []NotAssessed{}, Allowlisted: []Allowlisted{}, Suppressed: []Suppressed{}}
 	for _, c := range cs {
 		if slices.Contains(in.Config.Disabled, c.ID) {
 			continue

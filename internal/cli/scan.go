@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/kwid-dev/kwid/internal/checks"
 	"github.com/kwid-dev/kwid/internal/report"
@@ -18,6 +19,8 @@ type scanOptions struct {
 	outputFile string
 	failOn     string
 	config     string
+	baseline   string
+	writeBase  string
 }
 
 func newScanCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -47,6 +50,8 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 2 usa
 	cmd.Flags().StringArrayVarP(&o.outputs, "output", "o", []string{"table"}, "output format: "+strings.Join(report.Formats, ", ")+"; FORMAT=FILE writes to a file; repeatable")
 	cmd.Flags().StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout")
 	cmd.Flags().StringVar(&o.config, "config", "", "YAML file tuning the checks: privileged namespaces, allowlist, severity overrides, disabled checks")
+	cmd.Flags().StringVar(&o.baseline, "baseline", "", "YAML file of accepted findings (check, object, reason, optional expires); expired entries are reported loudly")
+	cmd.Flags().StringVar(&o.writeBase, "write-baseline", "", "write a baseline accepting the current findings to this file (fill in the reasons)")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (critical, high, medium, low, info)")
 	return cmd
 }
@@ -88,6 +93,16 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 			return usageErrorf("--fail-on: %v", err)
 		}
 	}
+	var base *checks.Baseline
+	if o.baseline != "" {
+		data, err := os.ReadFile(o.baseline)
+		if err != nil {
+			return fmt.Errorf("reading baseline: %w", err)
+		}
+		if base, err = checks.ParseBaseline(data); err != nil {
+			return fmt.Errorf("reading baseline %s: %w", o.baseline, err)
+		}
+	}
 	cfg := checks.DefaultConfig()
 	if o.config != "" {
 		data, err := os.ReadFile(o.config)
@@ -105,8 +120,26 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	input := checks.NewInput(in.snap)
 	input.Config = cfg
 	res := checks.Run(input)
+	var baseRep *checks.BaselineReport
+	if base != nil {
+		rep := base.Apply(res, time.Now())
+		baseRep = &rep
+		for _, e := range rep.Expired {
+			fmt.Fprintf(streams.ErrOut, "kwid: WARNING: baseline entry expired on %s, its findings are reported again: %s %s (%s)\n", e.Expires, e.Check, e.Object, e.Reason)
+		}
+		for _, e := range rep.Unused {
+			fmt.Fprintf(streams.ErrOut, "kwid: baseline entry matches no finding (fixed? remove it): %s %s\n", e.Check, e.Object)
+		}
+	}
 	scan := report.NewScan(in.snap, res, in.errors)
 	scan.KwidVersion = kwidVersion()
+	scan.Baseline = baseRep
+	if o.writeBase != "" {
+		if err := writeBaselineFile(o.writeBase, res.Findings); err != nil {
+			return err
+		}
+		fmt.Fprintf(streams.ErrOut, "wrote %s: %d accepted findings; give each a reason\n", o.writeBase, len(res.Findings))
+	}
 
 	for _, out := range outs {
 		if err := writeReport(streams.Out, out, scan); err != nil {
@@ -120,6 +153,18 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 		return &exitError{code: ExitIncomplete}
 	}
 	return nil
+}
+
+func writeBaselineFile(path string, findings []checks.Finding) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing baseline: %w", err)
+	}
+	if err := checks.WriteBaseline(f, findings); err != nil {
+		f.Close()
+		return fmt.Errorf("writing baseline %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func writeReport(stdout io.Writer, out output, scan *report.Scan) error {

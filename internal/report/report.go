@@ -31,8 +31,12 @@ type Scan struct {
 	Findings    []checks.Finding     `json:"findings"`
 	NotAssessed []checks.NotAssessed `json:"notAssessed"`
 	// Allowlisted are findings on subjects meant to hold those rights (--config allowlist).
-	Allowlisted []checks.Allowlisted    `json:"allowlisted"`
-	Collection  map[inventory.Kind]Kind `json:"collection"`
+	Allowlisted []checks.Allowlisted `json:"allowlisted"`
+	// Suppressed are findings accepted by the --baseline file; Baseline says which entries
+	// expired or matched nothing.
+	Suppressed []checks.Suppressed     `json:"suppressed"`
+	Baseline   *checks.BaselineReport  `json:"baseline,omitempty"`
+	Collection map[inventory.Kind]Kind `json:"collection"`
 	// InputErrors are documents or files that could not be read (the rest was scanned).
 	InputErrors []string `json:"inputErrors"`
 }
@@ -62,6 +66,7 @@ func NewScan(s *inventory.Snapshot, res *checks.Result, inputErrors []*inventory
 		Findings:    res.Findings,
 		NotAssessed: res.NotAssessed,
 		Allowlisted: res.Allowlisted,
+		Suppressed:  res.Suppressed,
 		Collection:  map[inventory.Kind]Kind{},
 		InputErrors: []string{},
 	}
@@ -141,6 +146,9 @@ func writeTable(w io.Writer, s *Scan) error {
 		for _, n := range s.NotAssessed {
 			fmt.Fprintf(w, "  %s: %s\n", n.Check, n.Reason)
 		}
+	}
+	if n := len(s.Suppressed); n > 0 {
+		fmt.Fprintf(w, "\n%d findings accepted by the baseline are not shown.\n", n)
 	}
 	if n := len(s.Allowlisted); n > 0 {
 		fmt.Fprintf(w, "\n%d allowlisted findings are not shown (-o json lists them; --config changes the allowlist).\n", n)
