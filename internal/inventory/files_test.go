@@ -189,7 +189,19 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			t.Errorf("compress=%v: round trip (-want +got):\n%s", compress, diff)
 		}
 	}
-	for _, bad := range []string{`{"apiVersion":"kwid.dev/v9","kind":"Snapshot"}`, `{"kind":"Pod"}`, `garbage`} {
+	// A truncated file is an error, not a smaller cluster.
+	var buf bytes.Buffer
+	if err := Save(&buf, s, false); err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	cut := bytes.Join(lines[:len(lines)-3], []byte("\n"))
+	if _, err := Load(bytes.NewReader(cut)); err == nil || !strings.Contains(err.Error(), "snapshot truncated") {
+		t.Errorf("truncated snapshot: error %v", err)
+	}
+	for _, bad := range []string{`{"apiVersion":"kwid.dev/v9","kind":"Snapshot"}`, `{"kind":"Pod"}`, `garbage`,
+		`{"apiVersion":"kwid.dev/v1alpha1","kind":"Snapshot","objects":1}` + "\n" + `{"kind":"Widget"}`,
+		`{"apiVersion":"kwid.dev/v1alpha1","kind":"Snapshot","objects":1}` + "\n" + `{"kind":"Pod","metadata":{"name":7}}`} {
 		if _, err := Load(strings.NewReader(bad)); err == nil {
 			t.Errorf("Load(%q) should fail", bad)
 		}

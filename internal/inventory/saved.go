@@ -5,22 +5,38 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 )
 
 // SnapshotAPIVersion versions the saved snapshot format. A reader refuses other versions.
 const SnapshotAPIVersion = "kwid.dev/v1alpha1"
 
-type savedSnapshot struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	*Snapshot
+// The saved format is JSON lines, so that neither writing nor reading ever holds the whole
+// file: the first line is the header (apiVersion, kind: Snapshot, cluster, status, count),
+// then one Kubernetes object per line, in Snapshot order, each with its apiVersion and kind.
+type savedHeader struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Cluster    Cluster         `json:"cluster"`
+	Status     map[Kind]Status `json:"status"`
+	// Objects is how many object lines follow; a shorter file is truncated.
+	Objects int `json:"objects"`
 }
 
-// Save writes a Snapshot as versioned JSON; gzip-compressed when compress is true.
+// Save writes a Snapshot in the saved format; gzip-compressed when compress is true.
 func Save(w io.Writer, s *Snapshot, compress bool) error {
 	var out io.Writer = w
 	var zw *gzip.Writer
@@ -29,7 +45,21 @@ func Save(w io.Writer, s *Snapshot, compress bool) error {
 		out = zw
 	}
 	bw := bufio.NewWriterSize(out, 256<<10)
-	if err := json.NewEncoder(bw).Encode(savedSnapshot{APIVersion: SnapshotAPIVersion, Kind: "Snapshot", Snapshot: s}); err != nil {
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	total := 0
+	for _, k := range AllKinds {
+		total += s.Count(k)
+	}
+	if err := enc.Encode(savedHeader{APIVersion: SnapshotAPIVersion, Kind: "Snapshot", Cluster: s.Cluster, Status: s.Status, Objects: total}); err != nil {
+		return fmt.Errorf("encoding snapshot: %w", err)
+	}
+	var err error
+	s.each(func(obj any) bool {
+		err = enc.Encode(obj)
+		return err == nil
+	})
+	if err != nil {
 		return fmt.Errorf("encoding snapshot: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -39,6 +69,37 @@ func Save(w io.Writer, s *Snapshot, compress bool) error {
 		return zw.Close()
 	}
 	return nil
+}
+
+// each calls f with a pointer to every object, kind by kind, until f returns false.
+func (s *Snapshot) each(f func(any) bool) {
+	walk := func(n int, at func(int) any) bool {
+		for i := range n {
+			if !f(at(i)) {
+				return false
+			}
+		}
+		return true
+	}
+	_ = walk(len(s.Namespaces), func(i int) any { return &s.Namespaces[i] }) &&
+		walk(len(s.ServiceAccounts), func(i int) any { return &s.ServiceAccounts[i] }) &&
+		walk(len(s.Secrets), func(i int) any { return &s.Secrets[i] }) &&
+		walk(len(s.Pods), func(i int) any { return &s.Pods[i] }) &&
+		walk(len(s.Deployments), func(i int) any { return &s.Deployments[i] }) &&
+		walk(len(s.StatefulSets), func(i int) any { return &s.StatefulSets[i] }) &&
+		walk(len(s.DaemonSets), func(i int) any { return &s.DaemonSets[i] }) &&
+		walk(len(s.ReplicaSets), func(i int) any { return &s.ReplicaSets[i] }) &&
+		walk(len(s.Jobs), func(i int) any { return &s.Jobs[i] }) &&
+		walk(len(s.CronJobs), func(i int) any { return &s.CronJobs[i] }) &&
+		walk(len(s.ReplicationControllers), func(i int) any { return &s.ReplicationControllers[i] }) &&
+		walk(len(s.Roles), func(i int) any { return &s.Roles[i] }) &&
+		walk(len(s.ClusterRoles), func(i int) any { return &s.ClusterRoles[i] }) &&
+		walk(len(s.RoleBindings), func(i int) any { return &s.RoleBindings[i] }) &&
+		walk(len(s.ClusterRoleBindings), func(i int) any { return &s.ClusterRoleBindings[i] }) &&
+		walk(len(s.ConfigMaps), func(i int) any { return &s.ConfigMaps[i] }) &&
+		walk(len(s.Nodes), func(i int) any { return &s.Nodes[i] }) &&
+		walk(len(s.ValidatingWebhookConfigurations), func(i int) any { return &s.ValidatingWebhookConfigurations[i] }) &&
+		walk(len(s.MutatingWebhookConfigurations), func(i int) any { return &s.MutatingWebhookConfigurations[i] })
 }
 
 // SaveFile writes a Snapshot to path, gzip-compressed when the name ends in ".gz".
@@ -57,7 +118,53 @@ func SaveFile(path string, s *Snapshot) error {
 	return nil
 }
 
-// Load reads a saved Snapshot, gzip-compressed or not (detected from its content).
+// newObject returns an empty typed object for a snapshot kind.
+func newObject(k Kind) k8sruntime.Object {
+	switch k {
+	case Namespaces:
+		return &corev1.Namespace{}
+	case ServiceAccounts:
+		return &corev1.ServiceAccount{}
+	case Secrets:
+		return &corev1.Secret{}
+	case Pods:
+		return &corev1.Pod{}
+	case Deployments:
+		return &appsv1.Deployment{}
+	case StatefulSets:
+		return &appsv1.StatefulSet{}
+	case DaemonSets:
+		return &appsv1.DaemonSet{}
+	case ReplicaSets:
+		return &appsv1.ReplicaSet{}
+	case Jobs:
+		return &batchv1.Job{}
+	case CronJobs:
+		return &batchv1.CronJob{}
+	case ReplicationControllers:
+		return &corev1.ReplicationController{}
+	case Roles:
+		return &rbacv1.Role{}
+	case ClusterRoles:
+		return &rbacv1.ClusterRole{}
+	case RoleBindings:
+		return &rbacv1.RoleBinding{}
+	case ClusterRoleBindings:
+		return &rbacv1.ClusterRoleBinding{}
+	case ConfigMaps:
+		return &corev1.ConfigMap{}
+	case Nodes:
+		return &corev1.Node{}
+	case ValidatingWebhookConfigurations:
+		return &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	case MutatingWebhookConfigurations:
+		return &admissionregistrationv1.MutatingWebhookConfiguration{}
+	}
+	return nil
+}
+
+// Load reads a saved Snapshot, gzip-compressed or not (detected from its content). Object
+// lines are decoded on every CPU; memory holds the Snapshot and a few lines at a time.
 func Load(r io.Reader) (*Snapshot, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
@@ -68,22 +175,104 @@ func Load(r io.Reader) (*Snapshot, error) {
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 256<<10)
 	}
-	saved := savedSnapshot{Snapshot: &Snapshot{}}
-	if err := json.NewDecoder(br).Decode(&saved); err != nil {
+	line, err := readLine(br)
+	if err != nil && len(line) == 0 {
 		return nil, fmt.Errorf("not a kwid snapshot: %w", err)
 	}
-	if saved.Kind != "Snapshot" {
-		return nil, fmt.Errorf("not a kwid snapshot (kind %q, want Snapshot; write one with `kwid snapshot -o FILE`)", saved.Kind)
+	var h savedHeader
+	if err := json.Unmarshal(line, &h); err != nil {
+		return nil, fmt.Errorf("not a kwid snapshot: %w", err)
 	}
-	if saved.APIVersion != SnapshotAPIVersion {
-		return nil, fmt.Errorf("snapshot version %q is not supported (this kwid reads %s)", saved.APIVersion, SnapshotAPIVersion)
+	if h.Kind != "Snapshot" {
+		return nil, fmt.Errorf("not a kwid snapshot (kind %q, want Snapshot; write one with `kwid snapshot -o FILE`)", h.Kind)
 	}
-	s := saved.Snapshot
+	if h.APIVersion != SnapshotAPIVersion {
+		return nil, fmt.Errorf("snapshot version %q is not supported (this kwid reads %s)", h.APIVersion, SnapshotAPIVersion)
+	}
+	b := NewBuilder(h.Cluster, Options{Namespace: h.Cluster.Namespace, SecretData: h.Cluster.SecretData})
+	for k, st := range h.Status {
+		b.s.Status[k] = st
+	}
+
+	type job struct {
+		n    int
+		line []byte
+	}
+	jobs := make(chan job, 64)
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+	}
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				var tm struct{ Kind Kind }
+				if err := json.Unmarshal(j.line, &tm); err != nil {
+					fail(fmt.Errorf("object %d: %w", j.n, err))
+					continue
+				}
+				obj := newObject(tm.Kind)
+				if obj == nil {
+					fail(fmt.Errorf("object %d: unknown kind %q", j.n, tm.Kind))
+					continue
+				}
+				if err := json.Unmarshal(j.line, obj); err != nil {
+					fail(fmt.Errorf("object %d (%s): %w", j.n, tm.Kind, err))
+					continue
+				}
+				b.Add(obj, nil)
+			}
+		}()
+	}
+	n := 0
+	for {
+		line, err := readLine(br)
+		if len(bytes.TrimSpace(line)) > 0 {
+			n++
+			jobs <- job{n: n, line: line}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			close(jobs)
+			wg.Wait()
+			return nil, fmt.Errorf("reading snapshot after object %d: %w", n, err)
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, fmt.Errorf("decoding snapshot: %w", firstErr)
+	}
+	if n != h.Objects {
+		return nil, fmt.Errorf("snapshot truncated: %d of %d objects", n, h.Objects)
+	}
+	s := b.Build()
+	s.Status = h.Status
 	if s.Status == nil {
 		s.Status = map[Kind]Status{}
 	}
-	s.Locations = map[ObjectRef]Location{}
 	return s, nil
+}
+
+// readLine reads one line of any length (without its newline).
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadBytes('\n')
+	if errors.Is(err, io.EOF) && len(line) > 0 {
+		return line, io.EOF
+	}
+	return bytes.TrimSuffix(line, []byte("\n")), err
 }
 
 // LoadFile reads a saved Snapshot from path.
