@@ -41,11 +41,12 @@ func LoadDemo(ctx context.Context, opts Options) (*Snapshot, error) {
 		r.stream(path, f)
 		return nil
 	})
+	s := r.finish()
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded demo: %w", err)
 	}
 	if len(r.errs) > 0 {
 		return nil, fmt.Errorf("the embedded demo is broken: %w", r.errs[0])
 	}
-	return r.finish(), nil
+	return s, nil
 }

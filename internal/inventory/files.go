@@ -3,6 +3,7 @@ package inventory
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,10 +13,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
-	"k8s.io/apimachinery/pkg/runtime"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 )
@@ -97,11 +101,28 @@ func newFileReader(c Cluster, opts FileOptions) *fileReader {
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
+	r.files = map[string]int{}
+	r.work = make(chan func(), 256)
+	for range runtime.GOMAXPROCS(0) {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for f := range r.work {
+				f()
+			}
+		}()
+	}
 	return r
 }
 
-// finish marks kinds seen in the input as collected, the others as absent.
+// finish waits for the decoders, orders the errors as the input was read, and marks kinds
+// seen in the input as collected, the others as absent.
 func (r *fileReader) finish() *Snapshot {
+	close(r.work)
+	r.wg.Wait()
+	slices.SortStableFunc(r.errs, func(a, b *InputError) int {
+		return cmp.Or(cmp.Compare(r.files[a.File], r.files[b.File]), cmp.Compare(a.Document, b.Document))
+	})
 	for _, k := range AllKinds {
 		if r.seen[k] {
 			r.b.SetStatus(k, Status{State: Collected})
@@ -112,15 +133,26 @@ func (r *fileReader) finish() *Snapshot {
 	return r.b.Build()
 }
 
+// fileReader splits files into documents on one goroutine and decodes documents on every
+// CPU (YAML parsing and typed decoding are most of the cost).
 type fileReader struct {
 	b       *Builder
 	maxDoc  int
 	logger  *slog.Logger
-	seen    map[Kind]bool
-	errs    []*InputError
 	stdin   io.Reader
-	decoder runtime.Decoder
+	decoder k8sruntime.Decoder
+
+	work chan func()
+	wg   sync.WaitGroup
+
+	mu    sync.Mutex
+	seen  map[Kind]bool
+	errs  []*InputError
+	files map[string]int // file -> order read, to sort errors
 }
+
+// decode runs f on a decoding worker.
+func (r *fileReader) decode(f func()) { r.work <- f }
 
 func (r *fileReader) path(ctx context.Context, p string) error {
 	if p == "-" {
@@ -170,11 +202,18 @@ func (r *fileReader) file(path string) error {
 }
 
 func (r *fileReader) fail(file string, doc, line int, err error) {
+	r.mu.Lock()
 	r.errs = append(r.errs, &InputError{File: file, Document: doc, Line: line, Err: err})
+	r.mu.Unlock()
 }
 
 // stream reads one file: JSON when its first non-space byte opens a JSON value, else YAML.
 func (r *fileReader) stream(name string, in io.Reader) {
+	r.mu.Lock()
+	if _, ok := r.files[name]; !ok {
+		r.files[name] = len(r.files)
+	}
+	r.mu.Unlock()
 	br := bufio.NewReaderSize(in, 64<<10)
 	for {
 		c, _, err := br.ReadRune()
@@ -212,7 +251,8 @@ func (r *fileReader) yamlStream(name string, br *bufio.Reader) {
 			r.fail(name, docIndex, startLine, fmt.Errorf("document larger than the %d MiB limit (--max-document-size); for large exports use kubectl get -o json, which is streamed", r.maxDoc>>20))
 			return
 		}
-		r.yamlDocument(name, docIndex, startLine, doc.Bytes())
+		data, index, line := bytes.Clone(doc.Bytes()), docIndex, startLine
+		r.decode(func() { r.yamlDocument(name, index, line, data) })
 	}
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -310,7 +350,8 @@ func (r *fileReader) jsonStream(name string, br *bufio.Reader) {
 					r.fail(name, item, 0, fmt.Errorf("invalid JSON at byte %d: %w (rest of file not read)", dec.InputOffset(), err))
 					return
 				}
-				r.object(name, item, 0, raw)
+				item := item
+				r.decode(func() { r.object(name, item, 0, raw) })
 			}
 			if _, err := dec.Token(); err != nil {
 				r.fail(name, index, 0, fmt.Errorf("invalid JSON at byte %d: %w", dec.InputOffset(), err))
@@ -362,7 +403,8 @@ func (r *fileReader) jsonObject(name string, index int, dec *json.Decoder) bool 
 					r.fail(name, items, 0, fmt.Errorf("invalid JSON in list item at byte %d: %w (rest of file not read)", dec.InputOffset(), err))
 					return false
 				}
-				r.object(name, items, 0, raw)
+				item := items
+				r.decode(func() { r.object(name, item, 0, raw) })
 			}
 			if _, err := dec.Token(); err != nil {
 				r.fail(name, index, 0, fmt.Errorf("invalid JSON at byte %d: %w (rest of file not read)", dec.InputOffset(), err))
@@ -389,7 +431,7 @@ func (r *fileReader) jsonObject(name string, index int, dec *json.Decoder) bool 
 		r.fail(name, index, 0, err)
 		return true
 	}
-	r.object(name, index, 0, js)
+	r.decode(func() { r.object(name, index, 0, js) })
 	return true
 }
 
@@ -416,18 +458,19 @@ func (r *fileReader) object(name string, docIndex, line int, js []byte) {
 	}
 	obj, gvk, err := r.decoder.Decode(js, nil, nil)
 	if err != nil {
-		if runtime.IsNotRegisteredError(err) {
+		if k8sruntime.IsNotRegisteredError(err) {
 			r.b.Skip(head.APIVersion, head.Kind)
 			return
 		}
 		r.fail(name, docIndex, line, fmt.Errorf("%s %s: %w", head.APIVersion, head.Kind, err))
 		return
 	}
-	k, kept := r.b.Add(obj, &Location{File: name, Document: docIndex, Line: line})
+	k, _ := r.b.Add(obj, &Location{File: name, Document: docIndex, Line: line})
 	if k == "" {
 		r.b.Skip(gvk.GroupVersion().String(), gvk.Kind)
 		return
 	}
+	r.mu.Lock()
 	r.seen[k] = true
-	_ = kept
+	r.mu.Unlock()
 }
