@@ -76,10 +76,12 @@ func LoadFiles(ctx context.Context, paths []string, opts FileOptions) (*Snapshot
 	}
 	r := newFileReader(Cluster{Source: "files", Name: strings.Join(paths, ",")}, opts)
 	for _, p := range paths {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+		err := ctx.Err()
+		if err == nil {
+			err = r.path(ctx, p)
 		}
-		if err := r.path(ctx, p); err != nil {
+		if err != nil {
+			r.finish() // stop the decoders
 			return nil, nil, err
 		}
 	}
