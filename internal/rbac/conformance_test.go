@@ -60,6 +60,10 @@ var conformanceCases = []conformanceCase{
 		req: rbac.Request{Verb: "create", Resource: "configmaps", Namespace: "kwid-conf-a"}},
 	{name: "resourceNames allow update of the named object", user: user("nina"),
 		req: rbac.Request{Verb: "update", Resource: "configmaps", Namespace: "kwid-conf-a", Name: "settings"}, want: true},
+	{name: `resourceNames [""] allow requests without a name`, user: user("nina"),
+		req: rbac.Request{Verb: "list", Resource: "endpoints", Namespace: "kwid-conf-a"}, want: true},
+	{name: `resourceNames [""] deny named requests`, user: user("nina"),
+		req: rbac.Request{Verb: "list", Resource: "endpoints", Namespace: "kwid-conf-a", Name: "x"}},
 	// Subresources.
 	{name: "*/scale matches deployments/scale", user: user("sam"),
 		req: rbac.Request{Verb: "update", APIGroup: "apps", Resource: "deployments", Subresource: "scale", Namespace: "kwid-conf-a", Name: "d"}, want: true},

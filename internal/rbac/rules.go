@@ -97,12 +97,10 @@ func ResourceMatches(rule *rbacv1.PolicyRule, combined, subresource string) bool
 }
 
 // ResourceNameMatches: no resourceNames, or the requested name is listed. A request
-// without a name (list, create, deletecollection) never matches a rule with resourceNames.
+// without a name (list, create, deletecollection) has the name "": it matches a rule with
+// resourceNames only when "" is one of them (the API server accepts and honours that).
 func ResourceNameMatches(rule *rbacv1.PolicyRule, name string) bool {
-	if len(rule.ResourceNames) == 0 {
-		return true
-	}
-	return name != "" && slices.Contains(rule.ResourceNames, name)
+	return len(rule.ResourceNames) == 0 || slices.Contains(rule.ResourceNames, name)
 }
 
 // NonResourceURLMatches: `*`, the exact path, or a prefix ending in `*`.
