@@ -116,7 +116,7 @@ func (in *Input) Holders(match func(*rbacv1.PolicyRule) bool) []Holder {
 }
 
 // Allows is a match for Holders: rules that allow the request (a rule limited by
-// resourceNames does not allow a request without a name).
+// resourceNames allows a request without a name only if "" is one of them).
 func Allows(reqs ...rbac.Request) func(*rbacv1.PolicyRule) bool {
 	return func(rule *rbacv1.PolicyRule) bool {
 		for _, r := range reqs {
