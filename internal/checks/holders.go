@@ -173,10 +173,11 @@ func describeRule(r *rbacv1.PolicyRule) string {
 // WorkloadsUsing counts the running workloads (uncontrolled Pods and pod templates) that run
 // as a ServiceAccount, and whether one of them mounts its token.
 func (in *Input) WorkloadsUsing(namespace, name string) (n int, tokenMounted bool) {
+	workloads := in.Workloads()
 	in.mu.Lock()
 	if in.usage == nil {
 		in.usage = map[[2]string]saUsage{}
-		for _, w := range in.Snapshot.Workloads() {
+		for _, w := range workloads {
 			if w.Controlled {
 				continue
 			}

@@ -28,9 +28,10 @@ type Input struct {
 	RBAC     *rbac.Index
 	Config   *Config
 
-	mu    sync.Mutex
-	tiers map[[2]string]tierOf
-	usage map[[2]string]saUsage
+	mu        sync.Mutex
+	tiers     map[[2]string]tierOf
+	usage     map[[2]string]saUsage
+	workloads []inventory.Workload
 }
 
 type tierOf struct {
@@ -43,19 +44,53 @@ func NewInput(s *inventory.Snapshot) *Input {
 	return &Input{Snapshot: s, RBAC: rbac.NewIndex(s), Config: DefaultConfig(), tiers: map[[2]string]tierOf{}}
 }
 
-// ServiceAccountTier rates a ServiceAccount's effective RBAC rights (memoized).
+// ServiceAccountTier rates a ServiceAccount's effective RBAC rights (memoized). A
+// ServiceAccount holds what names it plus what its three groups hold; the groups' tiers
+// are shared by every ServiceAccount, so they are computed once.
 func (in *Input) ServiceAccountTier(namespace, name string) (Tier, string) {
 	key := [2]string{namespace, name}
 	in.mu.Lock()
 	t, ok := in.tiers[key]
 	in.mu.Unlock()
+	if ok {
+		return t.tier, t.why
+	}
+	u := rbac.ServiceAccountUser(namespace, name)
+	t.tier, t.why = TierOf(in.RBAC.GrantsForUserName(u.Name))
+	for _, g := range u.Groups {
+		gt := in.groupTier(g)
+		if gt.tier > t.tier {
+			t = gt
+		}
+	}
+	in.mu.Lock()
+	in.tiers[key] = t
+	in.mu.Unlock()
+	return t.tier, t.why
+}
+
+func (in *Input) groupTier(group string) tierOf {
+	key := [2]string{"group", group}
+	in.mu.Lock()
+	t, ok := in.tiers[key]
+	in.mu.Unlock()
 	if !ok {
-		t.tier, t.why = TierOf(in.RBAC.GrantsFor(rbac.ServiceAccountUser(namespace, name)))
+		t.tier, t.why = TierOf(in.RBAC.GrantsForGroup(group))
 		in.mu.Lock()
 		in.tiers[key] = t
 		in.mu.Unlock()
 	}
-	return t.tier, t.why
+	return t
+}
+
+// Workloads returns the Snapshot's workloads, computed once for all checks.
+func (in *Input) Workloads() []inventory.Workload {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.workloads == nil {
+		in.workloads = in.Snapshot.Workloads()
+	}
+	return in.workloads
 }
 
 // Result is what a set of checks found.

@@ -36,7 +36,7 @@ var defaultServiceAccountCheck = register(&Check{
 			}
 		}
 		if r.needWorkloads("(b) workloads running as default") {
-			for _, w := range s.Workloads() {
+			for _, w := range in.Workloads() {
 				if w.Controlled || w.ServiceAccountName() != "default" {
 					continue
 				}
@@ -112,7 +112,7 @@ var tokenMountCheck = register(&Check{
 			return
 		}
 		s := in.Snapshot
-		for _, w := range s.Workloads() {
+		for _, w := range in.Workloads() {
 			if w.Controlled {
 				continue
 			}

@@ -219,11 +219,41 @@ type object[T any] interface {
 	GetName() string
 }
 
+// sortObjects sorts by namespace and name. Objects are large structs: it sorts indices,
+// then moves each object once (following the permutation's cycles).
 func sortObjects[T any, P object[T]](objs []T) {
-	slices.SortStableFunc(objs, func(a, b T) int {
-		pa, pb := P(&a), P(&b)
-		return cmp.Or(cmp.Compare(pa.GetNamespace(), pb.GetNamespace()), cmp.Compare(pa.GetName(), pb.GetName()))
-	})
+	key := func(i int32) (string, string) { p := P(&objs[i]); return p.GetNamespace(), p.GetName() }
+	idx := make([]int32, len(objs))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	compare := func(a, b int32) int {
+		an, aname := key(a)
+		bn, bname := key(b)
+		return cmp.Or(cmp.Compare(an, bn), cmp.Compare(aname, bname), cmp.Compare(a, b))
+	}
+	if slices.IsSortedFunc(idx, compare) {
+		return
+	}
+	slices.SortFunc(idx, compare)
+	// Position i must receive objs[idx[i]].
+	for start := range idx {
+		if idx[start] < 0 {
+			continue
+		}
+		tmp := objs[start]
+		i := start
+		for {
+			j := int(idx[i])
+			idx[i] = -1
+			if j == start {
+				objs[i] = tmp
+				break
+			}
+			objs[i] = objs[j]
+			i = j
+		}
+	}
 }
 
 func typeMeta(apiVersion string, k Kind) metav1.TypeMeta {

@@ -3,12 +3,15 @@ package inventory
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -223,4 +226,23 @@ func FuzzLoadFiles(f *testing.F) {
 			t.Fatal("nil snapshot")
 		}
 	})
+}
+
+func TestSortObjects(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 7, 100} {
+		var sas []corev1.ServiceAccount
+		for i := range n {
+			sas = append(sas, corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: fmt.Sprint("ns", (i*7)%5), Name: fmt.Sprint("sa", (i*13)%n)}})
+		}
+		sortObjects(sas)
+		for i := 1; i < len(sas); i++ {
+			a, b := sas[i-1], sas[i]
+			if a.Namespace > b.Namespace || a.Namespace == b.Namespace && a.Name > b.Name {
+				t.Fatalf("n=%d: not sorted at %d: %s/%s > %s/%s", n, i, a.Namespace, a.Name, b.Namespace, b.Name)
+			}
+		}
+		if len(sas) != n {
+			t.Fatalf("lost objects")
+		}
+	}
 }

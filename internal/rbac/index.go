@@ -27,6 +27,8 @@ type Binding struct {
 	// RoleAggregated is true when the role's rules were computed offline from its
 	// aggregationRule (the input showed them empty).
 	RoleAggregated bool
+
+	seq int // visiting order: ClusterRoleBindings, then RoleBindings, each by name
 }
 
 // ClusterWide reports whether the binding's rules apply in every namespace.
@@ -78,7 +80,7 @@ type Index struct {
 	nsBindings      map[string][]*Binding
 	byUser          map[string][]*Binding // User subjects, and ServiceAccount subjects by username
 	byGroup         map[string][]*Binding
-	order           map[*Binding]int
+	count           int
 	aggregated      map[string]bool
 	clusterRoles    map[string][]rbacv1.PolicyRule
 	roles           map[[2]string][]rbacv1.PolicyRule
@@ -90,7 +92,6 @@ func NewIndex(s *inventory.Snapshot) *Index {
 		nsBindings:   map[string][]*Binding{},
 		byUser:       map[string][]*Binding{},
 		byGroup:      map[string][]*Binding{},
-		order:        map[*Binding]int{},
 		clusterRoles: map[string][]rbacv1.PolicyRule{},
 		roles:        map[[2]string][]rbacv1.PolicyRule{},
 	}
@@ -132,7 +133,8 @@ func (ix *Index) resolve(b *Binding) {
 }
 
 func (ix *Index) add(b *Binding) {
-	ix.order[b] = len(ix.order)
+	b.seq = ix.count
+	ix.count++
 	seenUser, seenGroup := map[string]bool{}, map[string]bool{}
 	for i := range b.Subjects {
 		s := &b.Subjects[i]
@@ -172,7 +174,7 @@ func (ix *Index) ClusterRoleRules(name string) ([]rbacv1.PolicyRule, bool) {
 
 // Bindings returns every binding: ClusterRoleBindings first, then RoleBindings by namespace.
 func (ix *Index) Bindings() []*Binding {
-	out := make([]*Binding, 0, len(ix.order))
+	out := make([]*Binding, 0, ix.count)
 	out = append(out, ix.clusterBindings...)
 	for _, ns := range sortedKeys(ix.nsBindings) {
 		out = append(out, ix.nsBindings[ns]...)
@@ -190,8 +192,33 @@ func (ix *Index) bindingsFor(u User) []*Binding {
 	for _, g := range u.Groups {
 		out = append(out, ix.byGroup[g]...)
 	}
-	slices.SortFunc(out, func(a, b *Binding) int { return cmp.Compare(ix.order[a], ix.order[b]) })
+	slices.SortFunc(out, func(a, b *Binding) int { return cmp.Compare(a.seq, b.seq) })
 	return slices.Compact(out)
+}
+
+// GrantsForUserName returns the grants of bindings that name a user (or ServiceAccount)
+// by name, ignoring its groups.
+func (ix *Index) GrantsForUserName(name string) []Grant {
+	return ix.grantsOf(User{Name: name}, ix.byUser[name])
+}
+
+// GrantsForGroup returns the grants of bindings that name a group.
+func (ix *Index) GrantsForGroup(group string) []Grant {
+	return ix.grantsOf(User{Groups: []string{group}}, ix.byGroup[group])
+}
+
+func (ix *Index) grantsOf(u User, bindings []*Binding) []Grant {
+	var out []Grant
+	for _, b := range bindings {
+		s := firstSubject(b, u)
+		if s == nil {
+			continue
+		}
+		for i := range b.Rules {
+			out = append(out, Grant{Binding: b, Subject: s, RuleIndex: i})
+		}
+	}
+	return out
 }
 
 // firstSubject returns the first subject of b that names the user.
