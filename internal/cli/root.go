@@ -117,6 +117,7 @@ Try it without a cluster:  kwid scan --demo`,
 		newCanCommand(g, streams),
 		newWhoCanCommand(g, streams),
 		newAccessCommand(g, streams),
+		newFixCommand(g, streams),
 		newChecksCommand(streams),
 		newVersionCommand(streams),
 	)
