@@ -3,6 +3,7 @@ package rbac
 import (
 	"cmp"
 	"slices"
+	"strings"
 
 	"github.com/kwid-dev/kwid/internal/inventory"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -86,35 +87,48 @@ func (ix *Index) WhoCan(r Request, anyNamespace bool, sas []inventory.ObjectRef)
 // expandGroups lists the ServiceAccounts that the allowed groups cover and that are not
 // allowed by name, each once, by namespace and name.
 func expandGroups(allowed []Allowed, sas []inventory.ObjectRef) []Expanded {
-	byName := map[string]bool{}
-	groups := map[string]map[string]bool{} // group -> namespaces where it is allowed ("" = all)
+	all, authenticated := false, false
+	namespaces := map[string]bool{} // system:serviceaccounts:<ns> allowed
+	byName := map[[2]string]bool{}
 	for _, a := range allowed {
 		switch a.Subject.Kind {
 		case rbacv1.ServiceAccountKind:
-			byName[ServiceAccountUsername(a.Subject.Namespace, a.Subject.Name)] = true
+			byName[[2]string{a.Subject.Namespace, a.Subject.Name}] = true
 		case rbacv1.UserKind:
-			byName[a.Subject.Name] = true
-		case rbacv1.GroupKind:
-			if groups[a.Subject.Name] == nil {
-				groups[a.Subject.Name] = map[string]bool{}
+			if ns, name, ok := SplitServiceAccountUsername(a.Subject.Name); ok {
+				byName[[2]string{ns, name}] = true
 			}
-			groups[a.Subject.Name][a.Namespace] = true
+		case rbacv1.GroupKind:
+			switch g := a.Subject.Name; {
+			case g == GroupServiceAccounts:
+				all = true
+			case g == GroupAuthenticated:
+				authenticated = true
+			case strings.HasPrefix(g, serviceAccountsPrefix):
+				namespaces[strings.TrimPrefix(g, serviceAccountsPrefix)] = true
+			}
 		}
 	}
-	if len(groups) == 0 {
+	if !all && !authenticated && len(namespaces) == 0 {
 		return nil
 	}
 	var out []Expanded
 	for _, sa := range sas {
-		if byName[ServiceAccountUsername(sa.Namespace, sa.Name)] {
+		if byName[[2]string{sa.Namespace, sa.Name}] {
 			continue
 		}
-		for _, g := range []string{serviceAccountsPrefix + sa.Namespace, GroupServiceAccounts, GroupAuthenticated} {
-			if len(groups[g]) > 0 {
-				out = append(out, Expanded{Namespace: sa.Namespace, Name: sa.Name, Via: g})
-				break
-			}
+		via := ""
+		switch {
+		case namespaces[sa.Namespace]:
+			via = serviceAccountsPrefix + sa.Namespace
+		case all:
+			via = GroupServiceAccounts
+		case authenticated:
+			via = GroupAuthenticated
+		default:
+			continue
 		}
+		out = append(out, Expanded{Namespace: sa.Namespace, Name: sa.Name, Via: via})
 	}
 	slices.SortFunc(out, func(a, b Expanded) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
