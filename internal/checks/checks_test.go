@@ -29,8 +29,22 @@ func got(res *Result, check string) []string {
 	return out
 }
 
+// saChecks are the checks this file tests.
+func saChecks(t *testing.T) []*Check {
+	t.Helper()
+	var out []*Check
+	for _, id := range []string{"KW-SA-001", "KW-SA-002", "KW-TOK-001"} {
+		c, err := Lookup(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 func TestServiceAccountChecks(t *testing.T) {
-	res := Run(NewInput(load(t, "testdata/serviceaccounts.yaml")))
+	res := Run(NewInput(load(t, "testdata/serviceaccounts.yaml")), saChecks(t)...)
 	tests := []struct {
 		check string
 		want  []string
@@ -71,7 +85,7 @@ func TestNotAssessed(t *testing.T) {
 	s := load(t, "testdata/serviceaccounts.yaml")
 	s.Status[inventory.Secrets] = inventory.Status{State: inventory.Forbidden, Error: `secrets is forbidden: User "x" cannot list resource "secrets"`}
 	s.Status[inventory.ClusterRoleBindings] = inventory.Status{State: inventory.Forbidden, Error: "forbidden"}
-	res := Run(NewInput(s))
+	res := Run(NewInput(s), saChecks(t)...)
 	want := []NotAssessed{
 		{Check: "KW-SA-001", Reason: "(c) bindings naming default ServiceAccounts: ClusterRoleBinding could not be listed: forbidden (forbidden)"},
 		{Check: "KW-SA-002", Reason: "ClusterRoleBinding could not be listed: forbidden (forbidden)"},

@@ -51,6 +51,7 @@ var DefaultAllowlist = []AllowEntry{
 	{Kind: "User", Name: "eks:*", Reason: "EKS-managed control-plane identity"},
 	{Kind: "Group", Name: "eks:*", Reason: "EKS-managed control-plane identity"},
 	{Kind: "ServiceAccount", Namespace: "kube-system", Role: "system:controller:*", Reason: "kube-controller-manager controller ServiceAccount, bound to its bootstrap role"},
+	{Kind: "ClusterRole", Name: "eks:*", Check: "KW-RBAC-003", Reason: "EKS-managed role, reconciled by EKS"},
 }
 
 // DefaultConfig is the configuration without a --config file.

@@ -32,6 +32,9 @@ type Input struct {
 	tiers     map[[2]string]tierOf
 	usage     map[[2]string]saUsage
 	workloads []inventory.Workload
+
+	rbacWorkloadsOnce sync.Once
+	rbacWorkloads     *rbacWorkloadIndex
 }
 
 type tierOf struct {

@@ -15,7 +15,7 @@ var defaultServiceAccountCheck = register(&Check{
 	Title:    "Default ServiceAccounts not actively used",
 	Severity: Medium,
 	Reads:    append([]inventory.Kind{inventory.ServiceAccounts, inventory.RoleBindings, inventory.ClusterRoleBindings}, workloadKinds...),
-	Refs:     []string{"CIS Kubernetes 5.1.5", "CIS EKS 4.1.5", "CIS GKE 4.1.5", "CIS AKS 4.1.5", "EKS best practices: prefer dedicated EKS ServiceAccounts"},
+	Refs:     []string{"CIS Kubernetes 5.1.5", "CIS EKS 4.1.5", "CIS GKE 4.1.4", "CIS AKS 4.1.5", "EKS best practices: prefer dedicated EKS ServiceAccounts"},
 	Summary: "Every namespace's `default` ServiceAccount should have automountServiceAccountToken: false, " +
 		"no workload should run as it, and no binding should grant it anything.",
 	run: func(in *Input, r *run) {
@@ -102,7 +102,7 @@ var tokenMountCheck = register(&Check{
 	Title:    "ServiceAccount tokens mounted only where necessary",
 	Severity: Low,
 	Reads:    append(append([]inventory.Kind{inventory.ServiceAccounts}, rbacKinds...), workloadKinds...),
-	Refs:     []string{"CIS Kubernetes 5.1.6", "CIS EKS 4.1.6", "CIS GKE 4.1.6", "CIS AKS 4.1.6"},
+	Refs:     []string{"CIS Kubernetes 5.1.6", "CIS EKS 4.1.6", "CIS GKE 4.1.5", "CIS AKS 4.1.6"},
 	Summary: "A pod gets its ServiceAccount token unless the pod or the ServiceAccount sets " +
 		"automountServiceAccountToken: false. Flagged when the ServiceAccount has no API rights " +
 		"beyond discovery (the token is not needed: low), and raised when its rights are high " +
