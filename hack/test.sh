@@ -22,11 +22,14 @@ sarif_schema=$assets/sarif-2.1.0-rtm.5.json
 if [[ ! -s $sarif_schema ]]; then
 	mkdir -p "$assets"
 	tmp=$(mktemp -d)
-	(cd "$tmp" && npm pack --silent @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null && tar xzf ./*.tgz)
-	cp "$tmp/package/lib/schemas/sarif-2.1.0-rtm.5.json" "$sarif_schema"
+	if (cd "$tmp" && npm pack --silent @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null && tar xzf ./*.tgz); then
+		cp "$tmp/package/lib/schemas/sarif-2.1.0-rtm.5.json" "$sarif_schema"
+	else
+		echo "test.sh: WARNING: could not fetch the SARIF schema from the npm registry; SARIF schema validation will be skipped" >&2
+	fi
 	rm -rf "$tmp"
 fi
-export KWID_SARIF_SCHEMA=$sarif_schema
+[[ -s $sarif_schema ]] && export KWID_SARIF_SCHEMA=$sarif_schema
 
 echo "== go vet" >&2
 go vet ./...
