@@ -120,3 +120,25 @@ func TestNamespaceScope(t *testing.T) {
 		t.Errorf("KW-SA-002 in namespace b (-want +got):\n%s", diff)
 	}
 }
+
+// TestDemoExercisesEveryCheck: the embedded demo cluster shows every check of the catalog
+// at least once (with Secret data, as --include-secret-data reads it).
+func TestDemoExercisesEveryCheck(t *testing.T) {
+	s, err := inventory.LoadDemo(context.Background(), inventory.Options{SecretData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Run(NewInput(s))
+	seen := map[string]bool{}
+	for _, f := range res.Findings {
+		seen[f.Check] = true
+	}
+	for _, c := range All() {
+		if !seen[c.ID] {
+			t.Errorf("the demo has no finding for %s (%s)", c.ID, c.Title)
+		}
+	}
+	if len(res.NotAssessed) != 0 {
+		t.Errorf("the demo has every kind, yet: %+v", res.NotAssessed)
+	}
+}

@@ -489,7 +489,7 @@ func credRun(in *Input, r *run, p *credProvider) {
 	envNames := map[[3]string][]string{}
 
 	if r.needWorkloads("(a) container environment") {
-		for _, w := range s.Workloads() {
+		for _, w := range in.Workloads() {
 			if w.Controlled {
 				continue
 			}

@@ -168,7 +168,7 @@ func escWorkloadsBySA(in *Input) map[[2]string][]inventory.ObjectRef {
 		return nil
 	}
 	out := map[[2]string][]inventory.ObjectRef{}
-	for _, w := range in.Snapshot.Workloads() {
+	for _, w := range in.Workloads() {
 		if w.Controlled {
 			continue
 		}
@@ -727,7 +727,7 @@ var escControllerSACheck = register(&Check{
 				}
 			}
 		}
-		for _, w := range in.Snapshot.Workloads() {
+		for _, w := range in.Workloads() {
 			if w.Controlled || w.Ref.Namespace != inventory.SystemNamespace {
 				continue
 			}

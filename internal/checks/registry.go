@@ -3,6 +3,7 @@ package checks
 import (
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -226,11 +227,31 @@ func Run(in *Input, cs ...*Check) *Result {
 		cs = All()
 	}
 	res := &Result{Findings: []Finding{}, NotAssessed: []NotAssessed{}, Allowlisted: []Allowlisted{}, Suppressed: []Suppressed{}}
-	for _, c := range cs {
-		if slices.Contains(in.Config.Disabled, c.ID) {
-			continue
+	// Checks are pure functions of the Input (whose shared memos are locked): they run on
+	// every CPU, each into its own Result, merged in catalog order.
+	parts := make([]Result, len(cs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(cs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				cs[i].run(in, &run{check: cs[i], in: in, res: &parts[i]})
+			}
+		}()
+	}
+	for i, c := range cs {
+		if !slices.Contains(in.Config.Disabled, c.ID) {
+			next <- i
 		}
-		c.run(in, &run{check: c, in: in, res: res})
+	}
+	close(next)
+	wg.Wait()
+	for _, p := range parts {
+		res.Findings = append(res.Findings, p.Findings...)
+		res.NotAssessed = append(res.NotAssessed, p.NotAssessed...)
+		res.Allowlisted = append(res.Allowlisted, p.Allowlisted...)
 	}
 	kept := res.Findings[:0]
 	for _, f := range res.Findings {

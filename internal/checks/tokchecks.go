@@ -503,7 +503,7 @@ var tokStoredCheck = register(&Check{
 			return hits
 		}
 		if r.needWorkloads("(a) container environment") {
-			for _, w := range s.Workloads() {
+			for _, w := range in.Workloads() {
 				if w.Controlled {
 					continue
 				}
@@ -619,7 +619,7 @@ var tokLongLivedCheck = register(&Check{
 			return tier >= TierHigh, fmt.Sprintf("ServiceAccount %s/%s has %s rights: %s", ns, sa, tier, why)
 		}
 		if r.needWorkloads("(a) projected token volumes") {
-			for _, w := range s.Workloads() {
+			for _, w := range in.Workloads() {
 				if w.Controlled {
 					continue
 				}

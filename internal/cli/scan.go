@@ -169,6 +169,9 @@ func writeBaselineFile(path string, findings []checks.Finding) error {
 
 func writeReport(stdout io.Writer, out output, scan *report.Scan) error {
 	if out.file == "" {
+		if out.format == "table" && isTerminal(stdout) && os.Getenv("NO_COLOR") == "" {
+			return report.WriteTable(stdout, scan, true)
+		}
 		if err := report.Write(stdout, out.format, scan); err != nil {
 			return fmt.Errorf("writing %s report: %w", out.format, err)
 		}

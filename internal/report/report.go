@@ -125,21 +125,43 @@ func Write(w io.Writer, format string, s *Scan) error {
 		_, err = w.Write(y)
 		return err
 	case "table", "":
-		return writeTable(w, s)
+		return WriteTable(w, s, false)
 	}
 	return fmt.Errorf("unknown output format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
 
-func writeTable(w io.Writer, s *Scan) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	if len(s.Findings) > 0 {
-		fmt.Fprintln(tw, "SEVERITY\tCHECK\tOBJECT\tMESSAGE")
-		for _, f := range s.Findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strings.ToUpper(f.Severity.String()), f.Check, f.Object, f.Message)
+// ansi colours for severity headings in a terminal.
+var ansi = map[checks.Severity]string{
+	checks.Critical: "\x1b[1;37;41m", checks.High: "\x1b[1;31m", checks.Medium: "\x1b[1;33m",
+	checks.Low: "\x1b[1;34m", checks.Info: "\x1b[1;37m",
+}
+
+// WriteTable renders findings for people: grouped by severity (most severe first), each
+// group a table of check, object and message; then what was not assessed and a summary.
+// color adds ANSI colours to the severity headings (for a terminal).
+func WriteTable(w io.Writer, s *Scan, color bool) error {
+	for i := 0; i < len(s.Findings); {
+		sev := s.Findings[i].Severity
+		j := i
+		for j < len(s.Findings) && s.Findings[j].Severity == sev {
+			j++
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
+		heading := fmt.Sprintf("%s (%d)", strings.ToUpper(sev.String()), j-i)
+		if color {
+			heading = ansi[sev] + heading + "\x1b[0m"
+		}
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w, heading)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, f := range s.Findings[i:j] {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.Check, f.Object, f.Message)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		i = j
 	}
 	if len(s.NotAssessed) > 0 {
 		fmt.Fprintln(w, "\nNot assessed (missing data is never a pass):")
