@@ -5,6 +5,8 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -109,10 +111,7 @@ func Write(w io.Writer, format string, s *Scan) error {
 	case "policyreport":
 		return WritePolicyReports(w, s)
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(s)
+		return writeJSON(w, s)
 	case "yaml":
 		js, err := json.Marshal(s)
 		if err != nil {
@@ -209,4 +208,47 @@ func plural(k inventory.Kind) string {
 // AtOrAbove reports whether any finding is at or above a severity.
 func (s *Scan) AtOrAbove(sev checks.Severity) bool {
 	return slices.ContainsFunc(s.Findings, func(f checks.Finding) bool { return f.Severity >= sev })
+}
+
+// writeJSON writes the scan as indented JSON, encoding findings one at a time: a large
+// cluster has hundreds of thousands of them, which must not be held twice in memory.
+func writeJSON(w io.Writer, s *Scan) error {
+	head := *s
+	head.Findings = nil
+	var hb bytes.Buffer
+	enc := json.NewEncoder(&hb)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&head); err != nil {
+		return err
+	}
+	const hole = `"findings": null`
+	before, after, ok := bytes.Cut(hb.Bytes(), []byte(hole))
+	if !ok {
+		return fmt.Errorf("encoding JSON: no findings field")
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	bw.Write(before)
+	bw.WriteString(`"findings": [`)
+	var ib bytes.Buffer
+	item := json.NewEncoder(&ib)
+	item.SetIndent("    ", "  ")
+	item.SetEscapeHTML(false)
+	for i := range s.Findings {
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n    ")
+		ib.Reset()
+		if err := item.Encode(&s.Findings[i]); err != nil {
+			return err
+		}
+		bw.Write(bytes.TrimSuffix(ib.Bytes(), []byte("\n")))
+	}
+	if len(s.Findings) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]")
+	bw.Write(after)
+	return bw.Flush()
 }
