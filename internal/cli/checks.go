@@ -8,12 +8,13 @@ import (
 	"text/tabwriter"
 
 	"github.com/kwid-dev/kwid/internal/checks"
+	"github.com/kwid-dev/kwid/internal/rules"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
 func newChecksCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	var output string
+	var output, rulesDir string
 	cmd := &cobra.Command{
 		Use:   "checks",
 		Short: "List the check catalog: IDs, titles, severities, references, what each reads",
@@ -23,6 +24,13 @@ func newChecksCommand(streams genericiooptions.IOStreams) *cobra.Command {
 				return err
 			}
 			all := checks.All()
+			if rulesDir != "" {
+				set, err := rules.LoadDir(rulesDir)
+				if err != nil {
+					return err
+				}
+				all = append(all, set.Checks()...)
+			}
 			if output == "markdown" {
 				return writeCatalogMarkdown(streams.Out, all)
 			}
@@ -40,6 +48,7 @@ func newChecksCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or markdown")
+	cmd.Flags().StringVar(&rulesDir, "rules", "", "also list the custom rules of this directory (or file)")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/kwid-dev/kwid/internal/checks"
 	"github.com/kwid-dev/kwid/internal/report"
+	"github.com/kwid-dev/kwid/internal/rules"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
@@ -21,6 +23,7 @@ type scanOptions struct {
 	config     string
 	baseline   string
 	writeBase  string
+	rules      string
 }
 
 func newScanCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -50,6 +53,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 2 usa
 	cmd.Flags().StringArrayVarP(&o.outputs, "output", "o", []string{"table"}, "output format: "+strings.Join(report.Formats, ", ")+"; FORMAT=FILE writes to a file; repeatable")
 	cmd.Flags().StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout")
 	cmd.Flags().StringVar(&o.config, "config", "", "YAML file tuning the checks: privileged namespaces, allowlist, severity overrides, disabled checks")
+	cmd.Flags().StringVar(&o.rules, "rules", "", "directory (or file) of custom rules in CEL, run with the catalog (see docs/rules.md)")
 	cmd.Flags().StringVar(&o.baseline, "baseline", "", "YAML file of accepted findings (check, object, reason, optional expires); expired entries are reported loudly")
 	cmd.Flags().StringVar(&o.writeBase, "write-baseline", "", "write a baseline accepting the current findings to this file (fill in the reasons)")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (critical, high, medium, low, info)")
@@ -93,6 +97,14 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 			return usageErrorf("--fail-on: %v", err)
 		}
 	}
+	// Custom rules compile before any scan work: a broken rule fails fast.
+	var custom *rules.Set
+	if o.rules != "" {
+		var err error
+		if custom, err = rules.LoadDir(o.rules); err != nil {
+			return err
+		}
+	}
 	var base *checks.Baseline
 	if o.baseline != "" {
 		data, err := os.ReadFile(o.baseline)
@@ -119,7 +131,16 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	}
 	input := checks.NewInput(in.snap)
 	input.Config = cfg
-	res := checks.Run(input)
+	all := checks.All()
+	if custom != nil {
+		all = append(all, custom.Checks()...)
+	}
+	res := checks.Run(input, all...)
+	if custom != nil {
+		if errs := custom.Errors(); len(errs) > 0 {
+			return fmt.Errorf("custom rules failed: %w", errors.Join(errs...))
+		}
+	}
 	var baseRep *checks.BaselineReport
 	if base != nil {
 		rep := base.Apply(res, time.Now())

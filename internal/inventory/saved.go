@@ -73,33 +73,66 @@ func Save(w io.Writer, s *Snapshot, compress bool) error {
 
 // each calls f with a pointer to every object, kind by kind, until f returns false.
 func (s *Snapshot) each(f func(any) bool) {
-	walk := func(n int, at func(int) any) bool {
-		for i := range n {
-			if !f(at(i)) {
-				return false
-			}
+	for _, k := range AllKinds {
+		if !s.EachOfKind(k, f) {
+			return
 		}
-		return true
 	}
-	_ = walk(len(s.Namespaces), func(i int) any { return &s.Namespaces[i] }) &&
-		walk(len(s.ServiceAccounts), func(i int) any { return &s.ServiceAccounts[i] }) &&
-		walk(len(s.Secrets), func(i int) any { return &s.Secrets[i] }) &&
-		walk(len(s.Pods), func(i int) any { return &s.Pods[i] }) &&
-		walk(len(s.Deployments), func(i int) any { return &s.Deployments[i] }) &&
-		walk(len(s.StatefulSets), func(i int) any { return &s.StatefulSets[i] }) &&
-		walk(len(s.DaemonSets), func(i int) any { return &s.DaemonSets[i] }) &&
-		walk(len(s.ReplicaSets), func(i int) any { return &s.ReplicaSets[i] }) &&
-		walk(len(s.Jobs), func(i int) any { return &s.Jobs[i] }) &&
-		walk(len(s.CronJobs), func(i int) any { return &s.CronJobs[i] }) &&
-		walk(len(s.ReplicationControllers), func(i int) any { return &s.ReplicationControllers[i] }) &&
-		walk(len(s.Roles), func(i int) any { return &s.Roles[i] }) &&
-		walk(len(s.ClusterRoles), func(i int) any { return &s.ClusterRoles[i] }) &&
-		walk(len(s.RoleBindings), func(i int) any { return &s.RoleBindings[i] }) &&
-		walk(len(s.ClusterRoleBindings), func(i int) any { return &s.ClusterRoleBindings[i] }) &&
-		walk(len(s.ConfigMaps), func(i int) any { return &s.ConfigMaps[i] }) &&
-		walk(len(s.Nodes), func(i int) any { return &s.Nodes[i] }) &&
-		walk(len(s.ValidatingWebhookConfigurations), func(i int) any { return &s.ValidatingWebhookConfigurations[i] }) &&
-		walk(len(s.MutatingWebhookConfigurations), func(i int) any { return &s.MutatingWebhookConfigurations[i] })
+}
+
+// EachOfKind calls f with a pointer to every object of a kind (a *corev1.Pod for Pods, ...),
+// in Snapshot order, until f returns false; it reports whether f never did.
+func (s *Snapshot) EachOfKind(k Kind, f func(any) bool) bool {
+	switch k {
+	case Namespaces:
+		return eachOf(s.Namespaces, f)
+	case ServiceAccounts:
+		return eachOf(s.ServiceAccounts, f)
+	case Secrets:
+		return eachOf(s.Secrets, f)
+	case Pods:
+		return eachOf(s.Pods, f)
+	case Deployments:
+		return eachOf(s.Deployments, f)
+	case StatefulSets:
+		return eachOf(s.StatefulSets, f)
+	case DaemonSets:
+		return eachOf(s.DaemonSets, f)
+	case ReplicaSets:
+		return eachOf(s.ReplicaSets, f)
+	case Jobs:
+		return eachOf(s.Jobs, f)
+	case CronJobs:
+		return eachOf(s.CronJobs, f)
+	case ReplicationControllers:
+		return eachOf(s.ReplicationControllers, f)
+	case Roles:
+		return eachOf(s.Roles, f)
+	case ClusterRoles:
+		return eachOf(s.ClusterRoles, f)
+	case RoleBindings:
+		return eachOf(s.RoleBindings, f)
+	case ClusterRoleBindings:
+		return eachOf(s.ClusterRoleBindings, f)
+	case ConfigMaps:
+		return eachOf(s.ConfigMaps, f)
+	case Nodes:
+		return eachOf(s.Nodes, f)
+	case ValidatingWebhookConfigurations:
+		return eachOf(s.ValidatingWebhookConfigurations, f)
+	case MutatingWebhookConfigurations:
+		return eachOf(s.MutatingWebhookConfigurations, f)
+	}
+	return true
+}
+
+func eachOf[T any](objs []T, f func(any) bool) bool {
+	for i := range objs {
+		if !f(&objs[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // SaveFile writes a Snapshot to path, gzip-compressed when the name ends in ".gz".
