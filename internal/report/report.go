@@ -187,7 +187,7 @@ func counts(s *Scan) string {
 	var parts []string
 	for _, k := range []inventory.Kind{inventory.Namespaces, inventory.ServiceAccounts, inventory.Pods, inventory.RoleBindings, inventory.ClusterRoleBindings} {
 		if c, ok := s.Collection[k]; ok && c.State == inventory.Collected {
-			parts = append(parts, fmt.Sprintf("%d %s", c.Count, plural(k)))
+			parts = append(parts, fmt.Sprintf("%d %s", c.Count, plural(k, c.Count)))
 		}
 	}
 	if len(parts) == 0 {
@@ -196,9 +196,13 @@ func counts(s *Scan) string {
 	return strings.Join(parts, ", ")
 }
 
-func plural(k inventory.Kind) string {
+// plural names n objects of a kind in running text ("1 namespace", "3 serviceAccounts").
+func plural(k inventory.Kind, n int) string {
 	s := string(k)
 	s = strings.ToLower(s[:1]) + s[1:]
+	if n == 1 {
+		return s
+	}
 	if strings.HasSuffix(s, "s") {
 		return s + "es"
 	}
