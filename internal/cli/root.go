@@ -119,6 +119,7 @@ Try it without a cluster:  kwid scan --demo`,
 		newAccessCommand(g, streams),
 		newFixCommand(g, streams),
 		newChecksCommand(streams),
+		newPolicyCommand(streams),
 		newVersionCommand(streams),
 	)
 	return root
