@@ -352,3 +352,44 @@ func TestPolicyReportsAccepted(t *testing.T) {
 	}
 	t.Cleanup(func() { c.Kubectl(t, "", "delete", "clusterpolicyreport", "kwid", "--ignore-not-found") })
 }
+
+// TestLeastPrivilegeRole: kwid's documented read-only ClusterRole (deploy/rbac) is enough to
+// collect every kind, and grants no write, no Secret data read and no exec.
+func TestLeastPrivilegeRole(t *testing.T) {
+	c := testcluster.Start(t)
+	c.Kubectl(t, mustRead(t, "../../deploy/rbac/kwid-reader.yaml"), "apply", "-f", "-")
+	c.Kubectl(t, `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: kwid-test-reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: kwid-reader}
+subjects: [{kind: User, name: kwid-test-reader, apiGroup: rbac.authorization.k8s.io}]
+`, "apply", "-f", "-")
+	stdout, stderr, code := kwid(t, "scan", "--kubeconfig", c.Kubeconfig, "--as", "kwid-test-reader", "-o", "json")
+	if code != 0 {
+		t.Fatalf("scan as kwid-reader: exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Cluster    struct{ OIDCIssuer string }
+		Collection map[string]struct{ State, Error string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range inventory.AllKinds {
+		if st := res.Collection[string(k)]; st.State != "collected" {
+			t.Errorf("%s: %s %s", k, st.State, st.Error)
+		}
+	}
+	if res.Cluster.OIDCIssuer == "" {
+		t.Error("the role should let kwid read the OIDC issuer")
+	}
+	for _, check := range [][]string{
+		{"create", "pods", "-n", "default"}, {"get", "secrets", "-n", "default"}, {"create", "pods/exec", "-n", "default"},
+		{"update", "clusterroles"}, {"list", "configmaps", "-n", "kube-system"},
+	} {
+		args := append([]string{"can", "user:kwid-test-reader"}, check...)
+		if out, _, code := kwid(t, append(args, "--kubeconfig", c.Kubeconfig)...); code != 3 {
+			t.Errorf("kwid-reader should not %v: %s", check, out)
+		}
+	}
+}
