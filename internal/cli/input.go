@@ -91,7 +91,16 @@ func (f *inputFlags) load(ctx context.Context, g *globalOptions, streams generic
 		s, err := inventory.LoadDemo(ctx, opts)
 		return &loaded{snap: s}, err
 	case f.snapshot != "":
-		s, err := inventory.LoadFile(f.snapshot)
+		var loadOpts []inventory.LoadOption
+		if isTerminal(streams.ErrOut) {
+			loadOpts = append(loadOpts, inventory.WithProgress(func(done, total int) {
+				fmt.Fprintf(streams.ErrOut, "\rreading %s: %d/%d objects", f.snapshot, done, total)
+				if done == total {
+					fmt.Fprintln(streams.ErrOut)
+				}
+			}))
+		}
+		s, err := inventory.LoadFile(f.snapshot, loadOpts...)
 		if err != nil {
 			return nil, err
 		}
@@ -100,9 +109,14 @@ func (f *inputFlags) load(ctx context.Context, g *globalOptions, streams generic
 		}
 		return &loaded{snap: s}, nil
 	case len(f.files) > 0:
-		s, errs, err := inventory.LoadFiles(ctx, f.files, inventory.FileOptions{
-			Options: opts, MaxDocumentSize: f.maxDocMiB << 20, Stdin: streams.In, Logger: g.logger,
-		})
+		fo := inventory.FileOptions{Options: opts, MaxDocumentSize: f.maxDocMiB << 20, Stdin: streams.In, Logger: g.logger}
+		if isTerminal(streams.ErrOut) {
+			fo.Progress = func(docs int) { fmt.Fprintf(streams.ErrOut, "\rreading manifests: %d documents", docs) }
+		}
+		s, errs, err := inventory.LoadFiles(ctx, f.files, fo)
+		if fo.Progress != nil {
+			fmt.Fprintln(streams.ErrOut)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -37,6 +37,8 @@ type FileOptions struct {
 	Stdin io.Reader
 	// Logger receives debug messages (nil discards).
 	Logger *slog.Logger
+	// Progress, when set, is called now and then with the documents read so far.
+	Progress func(documents int)
 }
 
 // InputError is one document or file that could not be read. The rest of the input is
@@ -104,6 +106,7 @@ func newFileReader(c Cluster, opts FileOptions) *fileReader {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
 	r.files = map[string]int{}
+	r.progress = opts.Progress
 	r.work = make(chan func(), 256)
 	for range runtime.GOMAXPROCS(0) {
 		r.wg.Add(1)
@@ -147,6 +150,9 @@ type fileReader struct {
 	work chan func()
 	wg   sync.WaitGroup
 
+	progress func(int)
+	docs     int
+
 	mu    sync.Mutex
 	seen  map[Kind]bool
 	errs  []*InputError
@@ -154,7 +160,13 @@ type fileReader struct {
 }
 
 // decode runs f on a decoding worker.
-func (r *fileReader) decode(f func()) { r.work <- f }
+func (r *fileReader) decode(f func()) {
+	r.docs++
+	if r.progress != nil && r.docs%5000 == 0 {
+		r.progress(r.docs)
+	}
+	r.work <- f
+}
 
 func (r *fileReader) path(ctx context.Context, p string) error {
 	if p == "-" {

@@ -196,9 +196,25 @@ func newObject(k Kind) k8sruntime.Object {
 	return nil
 }
 
+// LoadOption tunes Load.
+type LoadOption func(*loadConfig)
+
+type loadConfig struct {
+	progress func(done, total int)
+}
+
+// WithProgress calls f now and then with the objects read so far and the total.
+func WithProgress(f func(done, total int)) LoadOption {
+	return func(c *loadConfig) { c.progress = f }
+}
+
 // Load reads a saved Snapshot, gzip-compressed or not (detected from its content). Object
 // lines are decoded on every CPU; memory holds the Snapshot and a few lines at a time.
-func Load(r io.Reader) (*Snapshot, error) {
+func Load(r io.Reader, opts ...LoadOption) (*Snapshot, error) {
+	var cfg loadConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	br := bufio.NewReaderSize(r, 256<<10)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
@@ -273,6 +289,9 @@ func Load(r io.Reader) (*Snapshot, error) {
 		if len(bytes.TrimSpace(line)) > 0 {
 			n++
 			jobs <- job{n: n, line: line}
+			if cfg.progress != nil && (n%20000 == 0 || n == h.Objects) {
+				cfg.progress(n, h.Objects)
+			}
 		}
 		if err == io.EOF {
 			break
@@ -309,13 +328,13 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 // LoadFile reads a saved Snapshot from path.
-func LoadFile(path string) (*Snapshot, error) {
+func LoadFile(path string, opts ...LoadOption) (*Snapshot, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading snapshot: %w", err)
 	}
 	defer f.Close()
-	s, err := Load(f)
+	s, err := Load(f, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("reading snapshot %s: %w", path, err)
 	}
