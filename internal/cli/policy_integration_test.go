@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kwid-dev/kwid/internal/testcluster"
+	"sigs.k8s.io/yaml"
 )
 
 // TestPolicyExportEnforced: the ValidatingAdmissionPolicies kwid exports are accepted by the
@@ -16,11 +17,33 @@ func TestPolicyExportEnforced(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("kwid policy export: exit %d: %s", code, stderr)
 	}
-	c.Kubectl(t, stdout, "apply", "-f", "-")
+	ns := c.Namespace(t, "kwid-vap")
+	// The cluster is shared with other tests: the bindings here only match objects labelled
+	// for this test (the exported ones match everything but kube-system).
+	const label = "kwid.dev/policy-test"
+	var docs []string
+	for _, doc := range strings.Split(stdout, "\n---\n") {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj["kind"] == "ValidatingAdmissionPolicyBinding" {
+			spec := obj["spec"].(map[string]any)
+			spec["matchResources"] = map[string]any{"objectSelector": map[string]any{"matchLabels": map[string]any{label: ns}}}
+		}
+		out, err := yaml.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(out))
+	}
+	c.Kubectl(t, strings.Join(docs, "---\n"), "apply", "-f", "-")
 	t.Cleanup(func() {
 		c.Kubectl(t, "", "delete", "validatingadmissionpolicies,validatingadmissionpolicybindings", "-l", "app.kubernetes.io/managed-by=kwid", "--ignore-not-found")
 	})
-	ns := c.Namespace(t, "kwid-vap")
+	labelled := func(manifest string) string {
+		return strings.Replace(manifest, "metadata: {name: ", "metadata: {labels: {"+label+": "+ns+"}, name: ", 1)
+	}
 
 	// The API server loads policies asynchronously: wait until a violation is denied.
 	violating := `apiVersion: apps/v1
@@ -35,7 +58,7 @@ spec:
 `
 	var out string
 	waitFor(t, "the policies to be enforced", func() bool {
-		out = tryKubectl(c, violating, "apply", "--dry-run=server", "-f", "-")
+		out = tryKubectl(c, labelled(violating), "apply", "--dry-run=server", "-f", "-")
 		return strings.Contains(out, "KW-SA-001")
 	})
 
@@ -121,7 +144,7 @@ subjects: [{kind: Group, name: "system:masters", apiGroup: rbac.authorization.k8
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := tryKubectl(c, tc.manifest, "apply", "--dry-run=server", "-f", "-")
+			out := tryKubectl(c, labelled(tc.manifest), "apply", "--dry-run=server", "-f", "-")
 			denied := strings.Contains(out, "denied request") || strings.Contains(out, "ValidatingAdmissionPolicy")
 			switch {
 			case tc.want == "" && denied:
