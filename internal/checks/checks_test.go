@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -133,12 +134,17 @@ func TestDemoExercisesEveryCheck(t *testing.T) {
 	for _, f := range res.Findings {
 		seen[f.Check] = true
 	}
+	// The audit-log checks need an audit log, which a cluster's objects do not hold; they
+	// are exercised on fixture logs (audchecks_test.go) and say "not assessed" here.
+	needsLog := func(id string) bool { return strings.HasPrefix(id, "KW-AUD-") }
 	for _, c := range All() {
-		if !seen[c.ID] {
+		if !seen[c.ID] && !needsLog(c.ID) {
 			t.Errorf("the demo has no finding for %s (%s)", c.ID, c.Title)
 		}
 	}
-	if len(res.NotAssessed) != 0 {
-		t.Errorf("the demo has every kind, yet: %+v", res.NotAssessed)
+	for _, n := range res.NotAssessed {
+		if !needsLog(n.Check) {
+			t.Errorf("the demo has every kind, yet %s is not assessed: %s", n.Check, n.Reason)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/rbac"
+	"github.com/kwid-dev/kwid/internal/usage"
 )
 
 // Check is one entry of the catalog.
@@ -28,6 +29,8 @@ type Input struct {
 	Snapshot *inventory.Snapshot
 	RBAC     *rbac.Index
 	Config   *Config
+	// Usage is what audit logs say identities did (kwid scan --audit-log); nil without logs.
+	Usage *usage.Report
 
 	mu        sync.Mutex
 	tiers     map[[2]string]tierOf
@@ -36,6 +39,8 @@ type Input struct {
 
 	rbacWorkloadsOnce sync.Once
 	rbacWorkloads     *rbacWorkloadIndex
+
+	graph graphMemo
 }
 
 type tierOf struct {

@@ -24,6 +24,7 @@ type scanOptions struct {
 	baseline   string
 	writeBase  string
 	rules      string
+	auditLogs  []string
 }
 
 func newScanCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -56,6 +57,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 2 usa
 	cmd.Flags().StringVar(&o.rules, "rules", "", "directory (or file) of custom rules in CEL, run with the catalog (see docs/rules.md)")
 	cmd.Flags().StringVar(&o.baseline, "baseline", "", "YAML file of accepted findings (check, object, reason, optional expires); expired entries are reported loudly")
 	cmd.Flags().StringVar(&o.writeBase, "write-baseline", "", "write a baseline accepting the current findings to this file (fill in the reasons)")
+	cmd.Flags().StringArrayVar(&o.auditLogs, "audit-log", nil, "audit log file for the KW-AUD checks (JSON lines, gzip detected); repeatable; - for stdin")
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "exit 3 when a finding is at or above this severity (critical, high, medium, low, info)")
 	return cmd
 }
@@ -131,6 +133,11 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	}
 	input := checks.NewInput(in.snap)
 	input.Config = cfg
+	if len(o.auditLogs) > 0 {
+		if input.Usage, err = readAuditLogs(o.auditLogs, streams); err != nil {
+			return err
+		}
+	}
 	all := checks.All()
 	if custom != nil {
 		all = append(all, custom.Checks()...)
