@@ -9,6 +9,8 @@ import (
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
 	"github.com/google/cel-go/ext"
+	"github.com/kwid-dev/kwid/internal/checks"
+	"github.com/kwid-dev/kwid/internal/graph"
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/rbac"
 )
@@ -26,6 +28,7 @@ var cloudAnnotations = []string{
 //	whoCan(verb, resource, namespace) list(string)   subjects allowed ("sa:NS/NAME", "user:N", "group:G")
 //	serviceAccountOf(object) string                  "NS/NAME" a Pod or workload runs as
 //	cloudRoleOf(serviceAccount) string               its IRSA role ARN, GCP or Azure identity, or ""
+//	pathsToClusterAdmin(subject) list(string)        the hops of its shortest escalation path ([] if none)
 func newEnv(st *state) (*cel.Env, error) {
 	fail := func(err error) ref.Val { return types.NewErr("%v", err) }
 	str := func(v ref.Val) string { s, _ := v.Value().(string); return s }
@@ -113,6 +116,19 @@ func newEnv(st *state) (*cel.Env, error) {
 					}
 					return types.String(ns + "/default")
 				}))),
+		cel.Function("pathsToClusterAdmin",
+			cel.Overload("pathsToClusterAdmin_string", []*cel.Type{cel.StringType}, cel.ListType(cel.StringType),
+				cel.UnaryBinding(func(v ref.Val) ref.Val {
+					in, err := st.must()
+					if err != nil {
+						return fail(err)
+					}
+					hops, err := adminPath(in, str(v))
+					if err != nil {
+						return fail(err)
+					}
+					return types.NewStringList(types.DefaultTypeAdapter, hops)
+				}))),
 		cel.Function("cloudRoleOf",
 			cel.Overload("cloudRoleOf_string", []*cel.Type{cel.StringType}, cel.StringType,
 				cel.UnaryBinding(func(v ref.Val) ref.Val {
@@ -167,4 +183,43 @@ func lookup(m traits.Mapper, keys ...string) string {
 	}
 	s, _ := cur.Value().(string)
 	return s
+}
+
+// adminPath renders the shortest path of a subject to cluster-admin as one line per hop
+// (bounded: the graph's shortest path, built once per scan). A subject that is not in the
+// graph has no path.
+func adminPath(in *checks.Input, subject string) ([]string, error) {
+	kind, ns, name, err := graphSubject(subject)
+	if err != nil {
+		return nil, err
+	}
+	g := in.Graph()
+	id, ok := g.Lookup(kind, ns, name)
+	if !ok {
+		return []string{}, nil
+	}
+	p, ok := in.AdminPaths().Shortest(id)
+	if !ok {
+		return []string{}, nil
+	}
+	out := make([]string, 0, len(p.Hops))
+	for _, h := range p.Hops {
+		out = append(out, fmt.Sprintf("%s -[%s]-> %s", h.From, h.Primitive, h.To))
+	}
+	return out, nil
+}
+
+// graphSubject reads a subject as kwid can takes it, as a graph node.
+func graphSubject(s string) (graph.Kind, string, string, error) {
+	u, err := rbac.ParseUser(s, nil)
+	if err != nil {
+		return 0, "", "", err
+	}
+	if ns, name, ok := rbac.SplitServiceAccountUsername(u.Name); ok {
+		return graph.ServiceAccount, ns, name, nil
+	}
+	if u.Name == "" && len(u.Groups) > 0 {
+		return graph.Group, "", u.Groups[0], nil
+	}
+	return graph.User, "", u.Name, nil
 }

@@ -34,6 +34,9 @@ func TestExampleRules(t *testing.T) {
 	}
 	want := []string{
 		"ORG-001 critical ServiceAccount payments/api: ServiceAccount payments/api can read Secrets in namespace vault",
+		"ORG-005 critical ServiceAccount ci/deployer: ServiceAccount ci/deployer reaches cluster-admin: " +
+			"ServiceAccount ci/deployer -[P5]-> ServiceAccount kube-system/daemon-set-controller; " +
+			"ServiceAccount kube-system/daemon-set-controller -[P1]-> ClusterAdmin cluster-admin",
 		"ORG-003 high Namespace kube-system: can create pods in kube-system: sa:ci/deployer",
 		"ORG-004 high Deployment payments/legacy-sync: Deployment payments/legacy-sync: AWS workload runs as the default ServiceAccount",
 		"ORG-002 medium ServiceAccount payments/exporter: ServiceAccount payments/exporter maps to exporter@proj.iam.gserviceaccount.com and automounts its API token",
@@ -54,6 +57,7 @@ func TestBadRules(t *testing.T) {
 		{name: "type", rule: head + "expression: \"\\\"a\\\" + 1 > 2\"\n", loadErr: "bad.yaml:6: expression: ERROR"},
 		{name: "not bool", rule: head + "expression: '\"text\"'\n", loadErr: "gives string, want bool"},
 		{name: "unknown function", rule: head + "expression: pathsTo(object)\n", loadErr: "undeclared reference to 'pathsTo'"},
+		{name: "bad path subject", rule: head + "expression: pathsToClusterAdmin(\"sa:x\").size() > 0\n", evalErr: "want sa:NAMESPACE/NAME"},
 		{name: "unknown field", rule: head + "expresion: \"true\"\n", loadErr: `unknown field "expresion"`},
 		{name: "kwid prefix", rule: strings.Replace(head, "T-001", "KW-SA-999", 1) + "expression: \"true\"\n", loadErr: "the KW- prefix is kwid's own"},
 		{name: "bad kind", rule: strings.Replace(head, "[Namespace]", "[Service]", 1) + "expression: \"true\"\n", loadErr: `kind "Service" is not one kwid reads`},
