@@ -116,6 +116,8 @@ func TestCompare(t *testing.T) {
 		{
 			name: "cloud",
 			want: view{
+				// The Azure mapping removed also fixes its missing-label finding.
+				Findings:   []string{"fixed KW-WI-AZ-001 medium Deployment app/web"},
 				Identities: []drift.IdentityChange{},
 				CloudMappings: []drift.CloudMappingChange{
 					{ServiceAccount: saRef("app", "web"), Provider: "aws", Annotation: drift.AWSRoleAnnotation, Change: drift.Changed, Old: "arn:aws:iam::111122223333:role/web", New: "arn:aws:iam::111122223333:role/web-admin"},
