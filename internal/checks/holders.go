@@ -54,7 +54,7 @@ func (h Holder) IsServiceAccount() bool { return h.Subject.Kind == inventory.Ser
 func (h Holder) Evidence() []string {
 	out := make([]string, 0, len(h.Grants))
 	for _, g := range h.Grants {
-		out = append(out, fmt.Sprintf("%s: %s", strings.TrimPrefix(g.Reason(), "RBAC: allowed by "), describeRule(g.Rule())))
+		out = append(out, fmt.Sprintf("%s: %s", strings.TrimPrefix(g.Reason(), "RBAC: allowed by "), rbac.DescribeRule(g.Rule())))
 	}
 	return out
 }
@@ -144,30 +144,6 @@ func subjectRef(s *rbacv1.Subject, b *rbac.Binding) (inventory.ObjectRef, bool) 
 		return inventory.ObjectRef{Kind: "Group", Name: s.Name}, true
 	}
 	return inventory.ObjectRef{}, false
-}
-
-// describeRule renders a rule on one line.
-func describeRule(r *rbacv1.PolicyRule) string {
-	var parts []string
-	add := func(name string, v []string) {
-		if len(v) == 0 {
-			return
-		}
-		q := make([]string, len(v))
-		for i, s := range v {
-			q[i] = s
-			if s == "" {
-				q[i] = `""`
-			}
-		}
-		parts = append(parts, name+"="+strings.Join(q, ","))
-	}
-	add("verbs", r.Verbs)
-	add("apiGroups", r.APIGroups)
-	add("resources", r.Resources)
-	add("resourceNames", r.ResourceNames)
-	add("nonResourceURLs", r.NonResourceURLs)
-	return strings.Join(parts, " ")
 }
 
 // WorkloadsUsing counts the running workloads (uncontrolled Pods and pod templates) that run

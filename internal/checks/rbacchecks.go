@@ -851,7 +851,7 @@ var rbacWildcardCheck = register(&Check{
 					}
 				}
 				if len(w) > 0 {
-					ev = append(ev, fmt.Sprintf("rule %d: %s", i+1, describeRule(&rules[i])))
+					ev = append(ev, fmt.Sprintf("rule %d: %s", i+1, rbac.DescribeRule(&rules[i])))
 				}
 				for _, l := range literal {
 					ev = append(ev, fmt.Sprintf("rule %d: resource %q is not a wildcard for the API server (it matches only a subresource literally named *)", i+1, l))

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 )
 
 func newAccessCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -101,18 +99,8 @@ func writeAccess(w io.Writer, format string, u rbac.User, scopes []rbac.ScopedRu
 		}
 		out.Scopes = append(out.Scopes, js)
 	}
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	case "yaml":
-		y, err := yaml.Marshal(out)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(y)
-		return err
+	if format == "json" || format == "yaml" {
+		return encodeStructured(w, format, out)
 	}
 	if u.InGroup(rbac.GroupMasters) {
 		fmt.Fprintf(w, "%s is in group system:masters: RBAC is bypassed, everything is allowed.\n", u)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 )
 
 type canOptions struct {
@@ -166,19 +164,8 @@ func writeAnswers(w io.Writer, format string, answers []answer, list bool) error
 	if !list {
 		v = answers[0]
 	}
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(v)
-	case "yaml":
-		y, err := yaml.Marshal(v)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(y)
-		return err
+	if format == "json" || format == "yaml" {
+		return encodeStructured(w, format, v)
 	}
 	for i, a := range answers {
 		if list {
@@ -192,7 +179,7 @@ func writeAnswers(w io.Writer, format string, answers []answer, list bool) error
 		fmt.Fprintln(w, yesNo(a.Allowed))
 		fmt.Fprintln(w, a.Reason)
 		if a.Rule != nil {
-			fmt.Fprintf(w, "rule: %s\n", describeRule(a.Rule))
+			fmt.Fprintf(w, "rule: %s\n", rbac.DescribeRule(a.Rule))
 			if a.RoleAggregated {
 				fmt.Fprintf(w, "(%s %s: rules computed from its aggregationRule)\n", a.Role.Kind, a.Role.Name)
 			}
@@ -206,22 +193,6 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-// describeRule renders a PolicyRule on one line, like kubectl describe role.
-func describeRule(r *rbacv1.PolicyRule) string {
-	var parts []string
-	add := func(name string, v []string) {
-		if len(v) > 0 {
-			parts = append(parts, fmt.Sprintf("%s=%s", name, strings.Join(quoteEmpty(v), ",")))
-		}
-	}
-	add("verbs", r.Verbs)
-	add("apiGroups", r.APIGroups)
-	add("resources", r.Resources)
-	add("resourceNames", r.ResourceNames)
-	add("nonResourceURLs", r.NonResourceURLs)
-	return strings.Join(parts, " ")
 }
 
 func quoteEmpty(v []string) []string {

@@ -175,7 +175,7 @@ func explain(input *checks.Input, id int32) *explainCard {
 				es.Bindings = append(es.Bindings, objectName{Kind: b.Kind, Namespace: b.Namespace, Name: b.Name})
 			}
 			for i := range sc.Rules {
-				es.Rules = append(es.Rules, graph.DescribeRule(&sc.Rules[i]))
+				es.Rules = append(es.Rules, rbac.DescribeRule(&sc.Rules[i]))
 			}
 			card.Rights = append(card.Rights, es)
 		}

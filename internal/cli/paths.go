@@ -2,7 +2,6 @@ package cli
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"github.com/kwid-dev/kwid/internal/graph"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 )
 
 func newPathsCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -202,21 +200,6 @@ func writeHops(w io.Writer, p graph.Path, indent string) {
 			fmt.Fprintf(w, "%s   via %s\n", indent, strings.Join(h.Via, "; "))
 		}
 	}
-}
-
-// encodeStructured writes v as indented JSON or YAML.
-func encodeStructured(w io.Writer, format string, v any) error {
-	if format == "yaml" {
-		y, err := yaml.Marshal(v)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(y)
-		return err
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func hopCount(n int) string {

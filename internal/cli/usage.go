@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 )
 
 type usageOptions struct {
@@ -141,15 +139,8 @@ func (o *usageOptions) run(cmd *cobra.Command, g *globalOptions, streams generic
 		c.UnusedServiceAccounts = sas
 	}
 	switch o.output {
-	case "json":
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(c)
-	case "yaml":
-		var data []byte
-		if data, err = yaml.Marshal(c); err == nil {
-			_, err = streams.Out.Write(data)
-		}
+	case "json", "yaml":
+		err = encodeStructured(streams.Out, o.output, c)
 	default:
 		err = writeUsageTable(streams.Out, c)
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/kwid-dev/kwid/internal/rbac"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/yaml"
 )
 
 func newWhoCanCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -118,18 +116,8 @@ func writeWhoCan(w io.Writer, format string, res *rbac.WhoCanResult) error {
 	for _, e := range res.ServiceAccounts {
 		out.ServiceAccounts = append(out.ServiceAccounts, whoCanExpandedJSON(e))
 	}
-	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
-	case "yaml":
-		y, err := yaml.Marshal(out)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(y)
-		return err
+	if format == "json" || format == "yaml" {
+		return encodeStructured(w, format, out)
 	}
 	fmt.Fprintf(w, "Who can %s (group system:masters always can):\n\n", res.Request)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

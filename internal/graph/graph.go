@@ -20,7 +20,6 @@ import (
 
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/rbac"
-	rbacv1 "k8s.io/api/rbac/v1"
 )
 
 // Kind is the kind of a node.
@@ -274,7 +273,7 @@ func (g *Graph) Evidence(i int32) string {
 	from, to := g.nodes[e.From], g.nodes[e.To]
 	if e.binding != nil {
 		gr := rbac.Grant{Binding: e.binding, Subject: &e.binding.Subjects[e.subject], RuleIndex: int(e.rule)}
-		return fmt.Sprintf("%s: %s, rule %s", e.action, strings.TrimPrefix(gr.Reason(), "RBAC: allowed by "), DescribeRule(gr.Rule()))
+		return fmt.Sprintf("%s: %s, rule %s", e.action, strings.TrimPrefix(gr.Reason(), "RBAC: allowed by "), rbac.DescribeRule(gr.Rule()))
 	}
 	switch e.Prim {
 	case Expand:
@@ -295,28 +294,4 @@ func (g *Graph) Evidence(i int32) string {
 		return "group system:masters bypasses RBAC: cluster-admin"
 	}
 	return e.action
-}
-
-// DescribeRule renders a rule on one line.
-func DescribeRule(r *rbacv1.PolicyRule) string {
-	var parts []string
-	add := func(name string, v []string) {
-		if len(v) == 0 {
-			return
-		}
-		q := make([]string, len(v))
-		for i, s := range v {
-			q[i] = s
-			if s == "" {
-				q[i] = `""`
-			}
-		}
-		parts = append(parts, name+"="+strings.Join(q, ","))
-	}
-	add("verbs", r.Verbs)
-	add("apiGroups", r.APIGroups)
-	add("resources", r.Resources)
-	add("resourceNames", r.ResourceNames)
-	add("nonResourceURLs", r.NonResourceURLs)
-	return strings.Join(parts, " ")
 }

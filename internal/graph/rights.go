@@ -473,7 +473,7 @@ func (v view) grants() []rbac.Grant {
 }
 
 func grantLine(g rbac.Grant) string {
-	return strings.TrimPrefix(g.Reason(), "RBAC: allowed by ") + ", rule " + DescribeRule(g.Rule())
+	return strings.TrimPrefix(g.Reason(), "RBAC: allowed by ") + ", rule " + rbac.DescribeRule(g.Rule())
 }
 
 // viewOf returns a user's parts: its own bindings' and each group's (cached).

@@ -115,3 +115,28 @@ func NonResourceURLMatches(rule *rbacv1.PolicyRule, path string) bool {
 	}
 	return false
 }
+
+// DescribeRule renders a rule on one line, empty groups quoted:
+// `verbs=get,list apiGroups="" resources=secrets resourceNames=db`.
+func DescribeRule(r *rbacv1.PolicyRule) string {
+	var parts []string
+	add := func(name string, v []string) {
+		if len(v) == 0 {
+			return
+		}
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = s
+			if s == "" {
+				q[i] = `""`
+			}
+		}
+		parts = append(parts, name+"="+strings.Join(q, ","))
+	}
+	add("verbs", r.Verbs)
+	add("apiGroups", r.APIGroups)
+	add("resources", r.Resources)
+	add("resourceNames", r.ResourceNames)
+	add("nonResourceURLs", r.NonResourceURLs)
+	return strings.Join(parts, " ")
+}
