@@ -45,11 +45,22 @@ func (ix *Index) WhoCan(r Request, anyNamespace bool, sas []inventory.ObjectRef)
 		r.Namespace = ""
 		anyNamespace = false
 	}
+	// Many bindings share one role (admin, edit, view...): which rule of a role allows the
+	// request is decided once per role (keyed by its rules' backing array).
+	firstAllowing := map[*rbacv1.PolicyRule]int{}
+	allowing := func(rules []rbacv1.PolicyRule) int {
+		if len(rules) == 0 {
+			return -1
+		}
+		if i, ok := firstAllowing[&rules[0]]; ok {
+			return i
+		}
+		i := slices.IndexFunc(rules, func(rule rbacv1.PolicyRule) bool { return RuleAllows(&rule, r) })
+		firstAllowing[&rules[0]] = i
+		return i
+	}
 	visit := func(b *Binding) {
-		for i := range b.Rules {
-			if !RuleAllows(&b.Rules[i], r) {
-				continue
-			}
+		if i := allowing(b.Rules); i >= 0 {
 			for j := range b.Subjects {
 				s := b.Subjects[j]
 				if s.Kind == rbacv1.ServiceAccountKind {
@@ -62,7 +73,6 @@ func (ix *Index) WhoCan(r Request, anyNamespace bool, sas []inventory.ObjectRef)
 				}
 				res.Subjects = append(res.Subjects, Allowed{Subject: s, Grant: Grant{Binding: b, Subject: &b.Subjects[j], RuleIndex: i}, Namespace: b.Namespace})
 			}
-			return
 		}
 	}
 	for _, b := range ix.clusterBindings {
