@@ -98,15 +98,9 @@ func (o *diffOptions) run(ctx context.Context, g *globalOptions, streams generic
 	if o.maxDocMiB <= 0 {
 		return usageErrorf("--max-document-size must be positive")
 	}
-	cfg := checks.DefaultConfig()
-	if o.config != "" {
-		data, err := os.ReadFile(o.config)
-		if err != nil {
-			return fmt.Errorf("reading config: %w", err)
-		}
-		if cfg, err = checks.ParseConfig(data); err != nil {
-			return fmt.Errorf("reading config %s: %w", o.config, err)
-		}
+	cfg, err := loadConfig(o.config)
+	if err != nil {
+		return err
 	}
 
 	// Fail on a side that is not there before scanning the other one.

@@ -50,15 +50,9 @@ objects first (kubectl diff -f DIR).`,
 			if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
 				return fmt.Errorf("output directory %s is not empty; choose a new one so old fixes are not mixed in", out)
 			}
-			cfg := checks.DefaultConfig()
-			if config != "" {
-				data, err := os.ReadFile(config)
-				if err != nil {
-					return fmt.Errorf("reading config: %w", err)
-				}
-				if cfg, err = checks.ParseConfig(data); err != nil {
-					return fmt.Errorf("reading config %s: %w", config, err)
-				}
+			cfg, err := loadConfig(config)
+			if err != nil {
+				return err
 			}
 			l, err := in.load(cmd.Context(), g, streams, cmd.Flags())
 			if err != nil {

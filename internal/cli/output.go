@@ -2,8 +2,11 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
 
+	"github.com/kwid-dev/kwid/internal/checks"
 	"sigs.k8s.io/yaml"
 )
 
@@ -22,4 +25,20 @@ func encodeStructured(w io.Writer, format string, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// loadConfig reads a --config file (the defaults when path is empty).
+func loadConfig(path string) (*checks.Config, error) {
+	if path == "" {
+		return checks.DefaultConfig(), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	cfg, err := checks.ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	return cfg, nil
 }

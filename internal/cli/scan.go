@@ -117,15 +117,9 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 			return fmt.Errorf("reading baseline %s: %w", o.baseline, err)
 		}
 	}
-	cfg := checks.DefaultConfig()
-	if o.config != "" {
-		data, err := os.ReadFile(o.config)
-		if err != nil {
-			return fmt.Errorf("reading config: %w", err)
-		}
-		if cfg, err = checks.ParseConfig(data); err != nil {
-			return fmt.Errorf("reading config %s: %w", o.config, err)
-		}
+	cfg, err := loadConfig(o.config)
+	if err != nil {
+		return err
 	}
 	in, err := o.input.load(cmd.Context(), g, streams, cmd.Flags())
 	if err != nil {
