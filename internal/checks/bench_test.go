@@ -1,8 +1,6 @@
 package checks_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/kwid-dev/kwid/internal/checks"
@@ -16,20 +14,9 @@ import (
 func BenchmarkScan(b *testing.B) {
 	for _, size := range []string{"L", "XL"} {
 		b.Run(size, func(b *testing.B) {
-			dir := os.Getenv("KWID_BENCH_DIR")
-			if dir == "" {
-				dir = os.TempDir()
-			}
-			path := filepath.Join(dir, "kwid-bench-"+size+"-seed1.json.gz")
-			if _, err := os.Stat(path); err != nil {
-				sz, _ := synthetic.SizeByName(size)
-				s, err := synthetic.Snapshot(sz, 1)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := inventory.SaveFile(path, s); err != nil {
-					b.Fatal(err)
-				}
+			path, err := synthetic.SavedSnapshot(size, 1)
+			if err != nil {
+				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {

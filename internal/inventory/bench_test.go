@@ -3,49 +3,20 @@ package inventory_test
 import (
 	"context"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/synthetic"
 )
 
-var (
-	savedOnce  = map[string]*sync.Once{"L": {}, "XL": {}}
-	savedPaths = map[string]string{}
-)
-
-// savedSnapshot writes a generated cluster of the named size as a saved snapshot, once per
-// test binary, under KWID_BENCH_DIR (default: the system temp directory).
-func savedSnapshot(b *testing.B, size string) string {
-	b.Helper()
-	savedOnce[size].Do(func() {
-		dir := os.Getenv("KWID_BENCH_DIR")
-		if dir == "" {
-			dir = os.TempDir()
-		}
-		path := filepath.Join(dir, "kwid-bench-"+size+"-seed1.json.gz")
-		if _, err := os.Stat(path); err != nil {
-			sz, _ := synthetic.SizeByName(size)
-			s, err := synthetic.Snapshot(sz, 1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := inventory.SaveFile(path, s); err != nil {
-				b.Fatal(err)
-			}
-		}
-		savedPaths[size] = path
-	})
-	return savedPaths[size]
-}
-
 // BenchmarkLoadSnapshot reads a saved snapshot (gzip JSON) of a generated cluster.
 func BenchmarkLoadSnapshot(b *testing.B) {
 	for _, size := range []string{"L", "XL"} {
 		b.Run(size, func(b *testing.B) {
-			path := savedSnapshot(b, size)
+			path, err := synthetic.SavedSnapshot(size, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.ReportAllocs()
 			for b.Loop() {
 				s, err := inventory.LoadFile(path)
