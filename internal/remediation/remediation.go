@@ -60,7 +60,7 @@ type Step struct {
 
 // Build plans the remediation of findings (of the checks in Checks; others are ignored).
 func Build(s *inventory.Snapshot, findings []checks.Finding) (*Plan, error) {
-	p := &planner{s: s, ix: rbac.NewIndex(s), objects: map[string]*Object{}, saFor: map[inventory.ObjectRef]string{}}
+	p := &planner{s: s, ix: rbac.NewIndex(s), objects: map[string]*Object{}}
 	// Workloads first: dedicated ServiceAccounts decide what happens to default's bindings.
 	slices.SortStableFunc(findings, func(a, b checks.Finding) int { return cmp.Compare(order(a), order(b)) })
 	for _, f := range findings {
@@ -93,8 +93,6 @@ type planner struct {
 	objects   map[string]*Object
 	deletions []Step
 	manual    []Step
-	// saFor maps a workload to the dedicated ServiceAccount it was moved to.
-	saFor map[inventory.ObjectRef]string
 }
 
 func (p *planner) fix(f checks.Finding) error {
@@ -207,7 +205,6 @@ func (p *planner) dedicatedServiceAccount(ref inventory.ObjectRef, label string)
 	wo.Fixes = append(wo.Fixes, label)
 	wo.Why = fmt.Sprintf("runs %s as ServiceAccount %s instead of default", ref, name)
 	wo.Risk = "the workload rolls out new pods; applying this file replaces the spec with the snapshot's, so compare it with the live object first (kubectl diff -f FILE)"
-	p.saFor[ref] = name
 	return nil
 }
 
