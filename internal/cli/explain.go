@@ -82,23 +82,22 @@ what it can reach (blast radius) and the findings about it.`,
 }
 
 type explainCard struct {
-	Identity            graph.Ref         `json:"identity"`
-	User                *rbac.User        `json:"user,omitempty"`
-	Pod                 *explainPod       `json:"pod,omitempty"`
-	Workloads           []explainWorkload `json:"workloads"`
-	Tokens              explainTokens     `json:"tokens"`
-	CloudRoles          []string          `json:"cloudRoles"`
-	Admin               bool              `json:"admin"`
-	Rights              []explainScope    `json:"rights"`
-	PathToClusterAdmin  *graph.Path       `json:"pathToClusterAdmin,omitempty"`
-	WhoCanActAsIt       []graph.Path      `json:"whoCanActAsIt"`
-	WhoCanActAsItTotal  int               `json:"whoCanActAsItTotal"`
-	BlastRadius         explainBlast      `json:"blastRadius"`
-	Findings            []checks.Finding  `json:"findings"`
-	Notes               []string          `json:"notes,omitempty"`
-	serviceAccountRef   *inventory.ObjectRef
-	identityObjectRef   inventory.ObjectRef
-	serviceAccountFound bool
+	Identity           graph.Ref         `json:"identity"`
+	User               *rbac.User        `json:"user,omitempty"`
+	Pod                *explainPod       `json:"pod,omitempty"`
+	Workloads          []explainWorkload `json:"workloads"`
+	Tokens             explainTokens     `json:"tokens"`
+	CloudRoles         []string          `json:"cloudRoles"`
+	Admin              bool              `json:"admin"`
+	Rights             []explainScope    `json:"rights"`
+	PathToClusterAdmin *graph.Path       `json:"pathToClusterAdmin,omitempty"`
+	WhoCanActAsIt      []graph.Path      `json:"whoCanActAsIt"`
+	WhoCanActAsItTotal int               `json:"whoCanActAsItTotal"`
+	BlastRadius        explainBlast      `json:"blastRadius"`
+	Findings           []checks.Finding  `json:"findings"`
+	Notes              []string          `json:"notes,omitempty"`
+	serviceAccountRef  *inventory.ObjectRef
+	identityObjectRef  inventory.ObjectRef
 }
 
 type explainPod struct {

@@ -108,8 +108,6 @@ func (b *builder) node(n NodeInfo) int32 {
 
 func (b *builder) edge(e Edge) { b.g.edges = append(b.g.edges, e) }
 
-func (b *builder) exists(n NodeInfo) bool { _, ok := b.g.index[n]; return ok }
-
 func (b *builder) inter(k Kind, namespace string) int32 {
 	return b.node(NodeInfo{Kind: k, Namespace: namespace})
 }
