@@ -31,6 +31,9 @@ if [[ ! -s $sarif_schema ]]; then
 fi
 [[ -s $sarif_schema ]] && export KWID_SARIF_SCHEMA=$sarif_schema
 
+# Helm, for the chart's tests (not a Debian package): built from the Go module proxy, cached.
+export KWID_HELM=${KWID_HELM:-$(hack/helm.sh path)}
+
 echo "== go vet" >&2
 go vet ./...
 echo "== unit tests" >&2
