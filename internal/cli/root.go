@@ -126,7 +126,9 @@ Try it without a cluster:  kwid scan --demo`,
 		newGenerateCommand(g, streams),
 		newChecksCommand(streams),
 		newPolicyCommand(streams),
+		newControllerCommand(g, streams),
 		newVersionCommand(streams),
+		newTokenCommand(g, streams),
 	)
 	return root
 }
