@@ -128,7 +128,6 @@ Try it without a cluster:  kwid scan --demo`,
 		newPolicyCommand(streams),
 		newControllerCommand(g, streams),
 		newVersionCommand(streams),
-		newTokenCommand(g, streams),
 	)
 	return root
 }
