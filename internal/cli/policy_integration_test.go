@@ -19,6 +19,8 @@ func TestPolicyExportEnforced(t *testing.T) {
 		t.Fatalf("kwid policy export: exit %d: %s", code, stderr)
 	}
 	ns := c.Namespace(t, "kwid-vap")
+	// Pods are checked against their ServiceAccount's existence before any policy runs.
+	c.Kubectl(t, "", "create", "serviceaccount", "app", "-n", ns)
 	// The cluster is shared with other tests: the bindings here only match objects labelled
 	// for this test (the exported ones match everything but kube-system).
 	const label = "kwid.dev/policy-test"
@@ -136,6 +138,25 @@ metadata: {name: everyone, namespace: ` + ns + `}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
 subjects: [{kind: Group, name: "system:authenticated", apiGroup: rbac.authorization.k8s.io}]
 `, "KW-RBAC-014"},
+		{"cluster-admin bound to a default ServiceAccount", `apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: admin-default, namespace: ` + ns + `}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: default, namespace: ` + ns + `}]
+`, "KW-SA-001"},
+		{"view bound to a dedicated ServiceAccount", `apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: view-app, namespace: ` + ns + `}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: ServiceAccount, name: app, namespace: ` + ns + `}]
+`, ""},
+		{"pod with AWS keys in env", `apiVersion: v1
+kind: Pod
+metadata: {name: keys, namespace: ` + ns + `}
+spec:
+  serviceAccountName: app
+  containers: [{name: a, image: x, env: [{name: AWS_ACCESS_KEY_ID, value: AKIA2JQZX7KDR4MBNW5T}, {name: AWS_SECRET_ACCESS_KEY, value: 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}]}]
+`, "KW-CRED-001"},
 		{"binding to system:masters", `apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {name: masters, namespace: ` + ns + `}

@@ -125,6 +125,15 @@ func Rules() []Rule {
 			}},
 		},
 		Rule{
+			Name: "bindings-default-serviceaccount", Check: "KW-SA-001",
+			Title:  "no roles bound to default ServiceAccounts",
+			Groups: rbacGroup, Versions: []string{"v1"}, Resources: []string{"rolebindings", "clusterrolebindings"},
+			Validations: []Validation{{
+				Expression: `!has(object.subjects) || object.subjects.all(s, !(s.kind == "ServiceAccount" && s.name == "default"))`,
+				Message:    "KW-SA-001: binds a role to a default ServiceAccount, which every pod of its namespace runs as unless told otherwise; bind a dedicated ServiceAccount",
+			}},
+		},
+		Rule{
 			Name: "bindings-system-masters", Check: "KW-RBAC-007",
 			Title:  "no bindings naming group system:masters",
 			Groups: rbacGroup, Versions: []string{"v1"}, Resources: []string{"rolebindings", "clusterrolebindings"},
