@@ -82,7 +82,7 @@ func TestLiveSnapshotEqualsKubectlExport(t *testing.T) {
 		if n := len(live.Secrets); n != 1 || live.Secrets[0].Data != nil {
 			t.Fatalf("live snapshot: want the one token Secret without data, got %d Secrets", n)
 		}
-		if len(live.Pods) != 2 || len(live.Deployments) != 1 || len(live.CronJobs) != 1 || len(live.RoleBindings) != 2 || len(live.ClusterRoles) < 50 {
+		if len(live.Pods) != 2 || len(live.Deployments) != 1 || len(live.CronJobs) != 1 || len(live.RoleBindings) != 3 || len(live.ClusterRoles) < 50 {
 			t.Fatalf("live snapshot misses objects: %s", counts(live))
 		}
 		if diff = cmp.Diff(objectsJSON(t, files), objectsJSON(t, live)); diff == "" {
@@ -319,6 +319,16 @@ func TestFixRemovesFindings(t *testing.T) {
 			if !strings.Contains(readme, parts[2]+" "+parts[3]) || !strings.Contains(readme, "## By hand") {
 				t.Errorf("finding %s is neither fixed nor listed under 'By hand' in the README", f)
 			}
+		}
+	}
+	// Narrowed roles: a custom Role edited in place (api-config), a built-in one (edit)
+	// copied and rebound (ci-deployer-edit).
+	for _, want := range []string{"KW-RBAC-002 medium ServiceAccount " + ns + "/api", "KW-RBAC-003 high Role " + ns + "/api-config", "KW-RBAC-002 high ServiceAccount " + ns + "/ci-deployer"} {
+		if !slices.Contains(before, want) {
+			t.Errorf("fixture no longer has %q: %v", want, before)
+		}
+		if slices.Contains(after, want) {
+			t.Errorf("not fixed: %s", want)
 		}
 	}
 	fixed := 0

@@ -24,7 +24,9 @@ import (
 )
 
 // Checks lists the checks kwid fix writes remediations for.
-var Checks = []string{"KW-SA-001", "KW-SA-002", "KW-TOK-001"}
+var Checks = []string{"KW-SA-001", "KW-SA-002", "KW-TOK-001",
+	"KW-RBAC-002", "KW-RBAC-003", "KW-RBAC-004", "KW-RBAC-008", "KW-RBAC-009", "KW-RBAC-010",
+	"KW-RBAC-011", "KW-RBAC-012", "KW-RBAC-013"}
 
 // File is one file of the plan, relative to the output directory.
 type File struct {
@@ -56,11 +58,13 @@ type Step struct {
 	Command string
 	Fixes   string
 	Why     string
+	// Deletes is the object a deletion removes.
+	Deletes *inventory.ObjectRef
 }
 
 // Build plans the remediation of findings (of the checks in Checks; others are ignored).
 func Build(s *inventory.Snapshot, findings []checks.Finding) (*Plan, error) {
-	p := &planner{s: s, ix: rbac.NewIndex(s), objects: map[string]*Object{}}
+	p := &planner{s: s, ix: rbac.NewIndex(s), objects: map[string]*Object{}, rebound: map[inventory.ObjectRef]bool{}}
 	// Workloads first: dedicated ServiceAccounts decide what happens to default's bindings.
 	slices.SortStableFunc(findings, func(a, b checks.Finding) int { return cmp.Compare(order(a), order(b)) })
 	for _, f := range findings {
@@ -93,11 +97,16 @@ type planner struct {
 	objects   map[string]*Object
 	deletions []Step
 	manual    []Step
+	// rebound are the bindings replaced by bindings to narrowed copies of their roles.
+	rebound map[inventory.ObjectRef]bool
 }
 
 func (p *planner) fix(f checks.Finding) error {
 	ref := f.Object
 	label := f.Check + " " + ref.String()
+	if spec, ok := narrowSpecs[f.Check]; ok {
+		return p.narrow(f, spec, label)
+	}
 	switch f.Check {
 	case "KW-SA-001":
 		switch {
@@ -125,6 +134,7 @@ func (p *planner) fix(f checks.Finding) error {
 		return p.workloadOptOut(ref, label)
 	case "KW-TOK-001":
 		p.deletions = append(p.deletions, Step{
+			Deletes: &ref,
 			Command: fmt.Sprintf("kubectl delete secret %s -n %s", ref.Name, ref.Namespace),
 			Fixes:   label,
 			Why:     "a non-expiring token; move its consumers to `kubectl create token` or a projected volume first (its last-used label says whether something still uses it)",
@@ -232,7 +242,7 @@ func (p *planner) unbindDefault(namespace string, bref inventory.ObjectRef, labe
 		if !b.ClusterWide() {
 			cmd = fmt.Sprintf("kubectl delete rolebinding %s -n %s", b.Name, b.Namespace)
 		}
-		p.deletions = append(p.deletions, Step{Command: cmd, Fixes: label,
+		p.deletions = append(p.deletions, Step{Command: cmd, Fixes: label, Deletes: &bref,
 			Why: fmt.Sprintf("%s names only the default ServiceAccount of %s; workloads moved to dedicated ServiceAccounts hold its role through their own bindings", bref, namespace)})
 		return nil
 	}

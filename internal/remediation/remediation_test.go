@@ -40,6 +40,7 @@ func TestPlan(t *testing.T) {
 	want := []string{
 		"deployment-shop-cart.yaml",             // moved to a dedicated ServiceAccount
 		"deployment-shop-idle.yaml",             // token not needed: opted out
+		"role-shop-all.yaml",                    // wildcards and Secret reads narrowed in place
 		"rolebinding-shop-cart-pod-reader.yaml", // what default held, for the new ServiceAccount
 		"rolebinding-shop-shared.yaml",          // default removed, ops kept
 		"serviceaccount-shop-cart.yaml",         // the dedicated ServiceAccount
