@@ -128,6 +128,7 @@ Try it without a cluster:  kwid scan --demo`,
 		newPolicyCommand(streams),
 		newControllerCommand(g, streams),
 		newVersionCommand(streams),
+		newTokenCommand(g, streams),
 	)
 	return root
 }
