@@ -266,8 +266,8 @@ func sideName(c inventory.Cluster) string {
 
 func diffSummary(r *drift.Result) string {
 	s := r.Summary
-	return fmt.Sprintf("%d findings added, %d fixed, %d changed in severity; %d identities with changed permissions; %d cloud mappings changed; %d RBAC objects changed",
-		s.FindingsAdded, s.FindingsFixed, s.FindingsChanged, s.Identities, s.CloudMappings, s.Objects)
+	return fmt.Sprintf("%d findings added, %d fixed, %d changed in severity; %d identities with changed permissions; %d paths to cluster-admin changed; %d cloud mappings changed; %d RBAC objects changed",
+		s.FindingsAdded, s.FindingsFixed, s.FindingsChanged, s.Identities, s.Paths, s.CloudMappings, s.Objects)
 }
 
 func writeDiffTable(w io.Writer, r *drift.Result) error {
@@ -306,6 +306,15 @@ func writeDiffTable(w io.Writer, r *drift.Result) error {
 			for _, l := range permissionLines(id) {
 				fmt.Fprintf(tw, "  %s\t%s\n", name, l)
 				name = ""
+			}
+		}
+	})
+	section("Paths to cluster-admin gained (+) and lost (-)", len(r.Paths), func(tw *tabwriter.Writer) {
+		for _, p := range r.Paths {
+			sign := map[drift.Change]string{drift.Added: "+", drift.Removed: "-"}[p.Change]
+			fmt.Fprintf(tw, "  %s %s (%d hops)\n", sign, p.From, len(p.Steps))
+			for _, step := range p.Steps {
+				fmt.Fprintf(tw, "      %s\n", step)
 			}
 		}
 	})
@@ -466,6 +475,13 @@ func writeDiffMarkdown(w io.Writer, r *drift.Result) error {
 					}
 				}
 			}
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Paths) > 0 {
+		b.WriteString("#### Paths to cluster-admin\n\n| Identity | Change | Path |\n|---|---|---|\n")
+		for _, p := range r.Paths {
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p.From, map[drift.Change]string{drift.Added: "gained", drift.Removed: "lost"}[p.Change], md(strings.Join(p.Steps, "<br>")))
 		}
 		b.WriteString("\n")
 	}

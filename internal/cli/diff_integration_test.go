@@ -47,9 +47,25 @@ kind: Role
 metadata: {name: %[1]s-pod-creator, namespace: kube-system}
 rules:
 - {apiGroups: [""], resources: [pods], verbs: [create]}
+---
+# An operator in kube-system holding cluster-admin, as clusters have (the test control plane
+# runs its controllers without ServiceAccounts of their own).
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: %[1]s-operator, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: %[1]s-operator}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: ServiceAccount, name: %[1]s-operator, namespace: kube-system}]
 `, ns), "apply", "-f", "-")
 	role := ns + "-pod-creator"
-	t.Cleanup(func() { c.Kubectl(t, "", "delete", "role", role, "-n", "kube-system", "--ignore-not-found") })
+	t.Cleanup(func() {
+		c.Kubectl(t, "", "delete", "role", role, "-n", "kube-system", "--ignore-not-found")
+		c.Kubectl(t, "", "delete", "serviceaccount", ns+"-operator", "-n", "kube-system", "--ignore-not-found")
+		c.Kubectl(t, "", "delete", "clusterrolebinding", ns+"-operator", "--ignore-not-found")
+	})
 	waitFor(t, "the namespace's default ServiceAccount", func() bool {
 		return strings.Contains(c.Kubectl(t, "", "get", "serviceaccounts", "-n", ns, "-o", "name"), "serviceaccount/default")
 	})
@@ -61,7 +77,7 @@ rules:
 		binding := fmt.Sprintf("%s-app-pods-%d", ns, attempt)
 		bindingRef := inventory.ObjectRef{Kind: inventory.RoleBindings, Namespace: "kube-system", Name: binding}
 		ours := func(r inventory.ObjectRef) bool {
-			return r.Namespace == ns || r == bindingRef || r == roleRef
+			return r.Namespace == ns || r == bindingRef || r == roleRef || r.Name == ns+"-operator"
 		}
 		dir := t.TempDir()
 		oldPath, newPath := filepath.Join(dir, "old.json.gz"), filepath.Join(dir, "new.json.gz")
@@ -118,6 +134,14 @@ rules:
 		for _, m := range res.CloudMappings {
 			unrelated = append(unrelated, "cloud mapping "+m.ServiceAccount.String())
 		}
+		var paths []drift.PathChange
+		for _, p := range res.Paths {
+			if p.From.Namespace == ns {
+				paths = append(paths, p)
+			} else {
+				unrelated = append(unrelated, "path from "+p.From.String())
+			}
+		}
 		if len(unrelated) > 0 {
 			if others := otherChanges(t, oldPath, newPath, binding); len(others) > 0 {
 				t.Logf("attempt %d: the cluster changed between the snapshots besides this test (%s), retrying", attempt, strings.Join(others, ", "))
@@ -160,8 +184,11 @@ rules:
 			}
 		}
 		t.Logf("findings on this test's objects:\n%s", strings.Join(findings, "\n"))
-		if res.Paths != nil {
-			t.Errorf("paths are not compared yet, got %v", res.Paths)
+		// The new path to cluster-admin: a pod created in kube-system runs as one of its
+		// controllers' ServiceAccounts.
+		if len(paths) != 1 || paths[0].Change != drift.Added || paths[0].From != (drift.Identity{Kind: "ServiceAccount", Namespace: ns, Name: "app"}) ||
+			paths[0].To != "cluster-admin" || len(paths[0].Steps) < 2 || !strings.Contains(paths[0].Steps[0], "[P5]") {
+			t.Errorf("paths: want one added path from ServiceAccount %s/app starting with P5, got %+v", ns, paths)
 		}
 
 		// A live side reads the same cluster: diffing NEW against it runs end to end.

@@ -50,10 +50,10 @@ type Result struct {
 	// Objects are the RoleBindings, ClusterRoleBindings, Roles and ClusterRoles added,
 	// removed or changed (a Role whose rules allow the same is not changed).
 	Objects []ObjectChange `json:"objects"`
-	// Paths are escalation paths (to cluster-admin, to cloud roles) present on one side
-	// only. It is filled when the identity graph is available to drift; nil (absent from
-	// JSON) means paths were not compared, an empty list that none changed.
-	Paths []PathChange `json:"paths,omitempty"`
+	// Paths are the identities whose path to cluster-admin appeared (added) or went away
+	// (removed), with the shortest path's hops. nil (null in JSON) means paths were not
+	// compared (RBAC not read on a side), an empty list that none changed.
+	Paths []PathChange `json:"paths"`
 	// NotAssessed are the parts of the comparison that could not be made on a side because
 	// a kind was not collected there. A check not assessed on one side makes its findings
 	// look added or fixed: read them with this list.
@@ -68,6 +68,7 @@ type Summary struct {
 	Identities      int `json:"identities"`
 	CloudMappings   int `json:"cloudMappings"`
 	Objects         int `json:"objects"`
+	Paths           int `json:"paths"`
 }
 
 // Findings are the findings of NEW that OLD did not have (Added), those of OLD that NEW no
@@ -207,6 +208,9 @@ type Side struct {
 	snap   *inventory.Snapshot // the kinds compare reads; the rest dropped
 	ix     *rbac.Index
 	result *checks.Result
+	// paths are the identities with a path to cluster-admin, and the path's hops (nil when
+	// the RBAC kinds were not all read).
+	paths map[Identity][]string
 }
 
 // NewSide scans a Snapshot with a configuration (nil: the defaults).
@@ -217,12 +221,22 @@ func NewSide(s *inventory.Snapshot, cfg *checks.Config) *Side {
 	in := checks.NewInput(s)
 	in.Config = cfg
 	res := checks.Run(in)
+	var paths map[Identity][]string
+	if s.Readable(rbacKinds...) {
+		// The graph is memoized in the Input: KW-ESC-009 built it during Run.
+		paths = map[Identity][]string{}
+		g := in.Graph()
+		for _, ap := range checks.AdminPathsOf(in) {
+			n := g.Node(ap.Identity)
+			paths[Identity{Kind: n.Kind.String(), Namespace: n.Namespace, Name: n.Name}] = checks.HopLines(ap.Path)
+		}
+	}
 	kept := &inventory.Snapshot{
 		Cluster: s.Cluster, Status: s.Status,
 		ServiceAccounts: s.ServiceAccounts, Roles: s.Roles, ClusterRoles: s.ClusterRoles,
 		RoleBindings: s.RoleBindings, ClusterRoleBindings: s.ClusterRoleBindings,
 	}
-	return &Side{snap: kept, ix: in.RBAC, result: res}
+	return &Side{snap: kept, ix: in.RBAC, result: res, paths: paths}
 }
 
 // Snapshot returns what the side keeps of its Snapshot: cluster metadata, collection
@@ -256,11 +270,13 @@ func CompareSides(oldSide, newSide *Side) *Result {
 	res.Findings = compareFindings(oldSide.result.Findings, newSide.result.Findings)
 	res.NotAssessed = mergeNotAssessed(oldSide.result.NotAssessed, newSide.result.NotAssessed)
 
-	rbacKinds := []inventory.Kind{inventory.Roles, inventory.ClusterRoles, inventory.RoleBindings, inventory.ClusterRoleBindings}
 	if notAssessed(res, partPermissions, old, new, rbacKinds...) {
 		c := newComparison(old, new, oldSide.ix, newSide.ix)
 		res.Objects = c.objects()
 		res.Identities = c.identities()
+		if oldSide.paths != nil && newSide.paths != nil {
+			res.Paths = comparePaths(oldSide.paths, newSide.paths)
+		}
 	}
 	if notAssessed(res, partCloudMappings, old, new, inventory.ServiceAccounts) {
 		res.CloudMappings = compareCloudMappings(old, new)
@@ -268,8 +284,33 @@ func CompareSides(oldSide, newSide *Side) *Result {
 	res.Summary = Summary{
 		FindingsAdded: len(res.Findings.Added), FindingsFixed: len(res.Findings.Fixed), FindingsChanged: len(res.Findings.Changed),
 		Identities: len(res.Identities), CloudMappings: len(res.CloudMappings), Objects: len(res.Objects),
+		Paths: len(res.Paths),
 	}
 	return res
+}
+
+// rbacKinds are what effective permissions and escalation paths are computed from.
+var rbacKinds = []inventory.Kind{inventory.Roles, inventory.ClusterRoles, inventory.RoleBindings, inventory.ClusterRoleBindings}
+
+// comparePaths reports the identities whose path to cluster-admin appeared or went away;
+// an identity with a path on both sides is unchanged, whatever its shortest path now is.
+func comparePaths(old, new map[Identity][]string) []PathChange {
+	out := []PathChange{}
+	for id, steps := range new {
+		if _, ok := old[id]; !ok {
+			out = append(out, PathChange{Change: Added, From: id, To: "cluster-admin", Steps: steps})
+		}
+	}
+	for id, steps := range old {
+		if _, ok := new[id]; !ok {
+			out = append(out, PathChange{Change: Removed, From: id, To: "cluster-admin", Steps: steps})
+		}
+	}
+	slices.SortFunc(out, func(a, b PathChange) int {
+		return cmp.Or(cmp.Compare(a.Change, b.Change), cmp.Compare(a.From.Kind, b.From.Kind),
+			cmp.Compare(a.From.Namespace, b.From.Namespace), cmp.Compare(a.From.Name, b.From.Name))
+	})
+	return out
 }
 
 // notAssessed records a part as not assessed on each side where a kind it reads was not

@@ -36,6 +36,7 @@ type view struct {
 	Identities    []drift.IdentityChange
 	CloudMappings []drift.CloudMappingChange
 	Objects       []string
+	Paths         []string
 }
 
 func viewOf(r *drift.Result) view {
@@ -51,6 +52,9 @@ func viewOf(r *drift.Result) view {
 	}
 	for _, o := range r.Objects {
 		v.Objects = append(v.Objects, fmt.Sprintf("%s %s", o.Change, o.Object))
+	}
+	for _, p := range r.Paths {
+		v.Paths = append(v.Paths, fmt.Sprintf("%s %s (%d hops)", p.Change, p.From, len(p.Steps)))
 	}
 	return v
 }
@@ -88,6 +92,24 @@ func TestCompare(t *testing.T) {
 				},
 				CloudMappings: []drift.CloudMappingChange{},
 				Objects:       []string{"added RoleBinding app/web-pods"},
+			},
+		},
+		{
+			// A RoleBinding letting web create pods in kube-system opens a path to
+			// cluster-admin (through the controller's ServiceAccount) that did not exist.
+			name: "admin-path",
+			want: view{
+				Findings: []string{
+					"added KW-ESC-009 critical ServiceAccount app/web",
+					"added KW-RBAC-004 critical ServiceAccount app/web",
+					"changed KW-SA-002 low->medium Deployment app/web",
+				},
+				Identities: []drift.IdentityChange{
+					{Identity: sa("app", "web"), Gained: []drift.Scope{{Namespace: "kube-system", Rules: createPods}}, Lost: []drift.Scope{}},
+				},
+				CloudMappings: []drift.CloudMappingChange{},
+				Objects:       []string{"added RoleBinding kube-system/web-pods"},
+				Paths:         []string{"added ServiceAccount app/web (2 hops)"},
 			},
 		},
 		{
@@ -197,6 +219,18 @@ func TestIntroduced(t *testing.T) {
 }
 
 // TestReversed: swapping the sides swaps gained and lost, added and fixed.
+func TestReversedPaths(t *testing.T) {
+	old := load(t, "testdata/base", "testdata/admin-path/old")
+	new := load(t, "testdata/base", "testdata/admin-path/new")
+	back := drift.Compare(new, old, drift.Options{})
+	if len(back.Paths) != 1 || back.Paths[0].Change != drift.Removed || back.Paths[0].From != sa("app", "web") {
+		t.Errorf("reversed paths: %+v", back.Paths)
+	}
+	if same := drift.Compare(new, new, drift.Options{}); same.Paths == nil || len(same.Paths) != 0 {
+		t.Errorf("no change: paths %#v, want an empty list (compared, none changed)", same.Paths)
+	}
+}
+
 func TestReversed(t *testing.T) {
 	old := load(t, "testdata/base", "testdata/new-binding/old")
 	new := load(t, "testdata/base", "testdata/new-binding/new")
