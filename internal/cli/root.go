@@ -127,6 +127,7 @@ Try it without a cluster:  kwid scan --demo`,
 		newChecksCommand(streams),
 		newPolicyCommand(streams),
 		newControllerCommand(g, streams),
+		newWebhookCommand(g, streams),
 		newVersionCommand(streams),
 		newTokenCommand(g, streams),
 	)
