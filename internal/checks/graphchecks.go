@@ -25,7 +25,7 @@ type graphMemo struct {
 // Graph returns the identity graph of the Input (built once).
 func (in *Input) Graph() *graph.Graph {
 	in.graph.once.Do(func() {
-		in.graph.g = graph.Build(in.Snapshot, in.RBAC)
+		in.graph.g = graph.BuildWithCloud(in.Snapshot, in.RBAC, in.Cloud)
 		in.graph.admin = in.graph.g.ShortestTo(in.graph.g.Sink)
 	})
 	return in.graph.g

@@ -8,11 +8,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kwid-dev/kwid/internal/cloud"
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/rbac"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // --- KW-RBAC-007 ---------------------------------------------------------------------
@@ -190,30 +190,10 @@ func (m rbacAWSAuthMapping) principal() string {
 // {rolearn|userarn, username, groups}. An unreadable key yields an error and no entries;
 // the other key is still read.
 func rbacParseAWSAuth(data map[string]string) ([]rbacAWSAuthMapping, []error) {
-	var out []rbacAWSAuthMapping
-	var errs []error
-	for _, key := range []string{"mapRoles", "mapUsers"} {
-		raw, ok := data[key]
-		if !ok || strings.TrimSpace(raw) == "" {
-			continue
-		}
-		var entries []struct {
-			RoleARN  string   `json:"rolearn"`
-			UserARN  string   `json:"userarn"`
-			Username string   `json:"username"`
-			Groups   []string `json:"groups"`
-		}
-		if err := yaml.Unmarshal([]byte(raw), &entries); err != nil {
-			errs = append(errs, fmt.Errorf("kube-system/aws-auth %s is not a list of mappings: %w", key, err))
-			continue
-		}
-		for i, e := range entries {
-			arn := e.RoleARN
-			if key == "mapUsers" {
-				arn = e.UserARN
-			}
-			out = append(out, rbacAWSAuthMapping{Key: key, Index: i + 1, ARN: arn, Username: e.Username, Groups: e.Groups})
-		}
+	ms, errs := cloud.ParseAWSAuth(data)
+	out := make([]rbacAWSAuthMapping, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, rbacAWSAuthMapping{Key: m.Key, Index: m.Index, ARN: m.PrincipalARN, Username: m.Username, Groups: m.Groups})
 	}
 	return out, errs
 }

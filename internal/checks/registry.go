@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kwid-dev/kwid/internal/cloud"
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/rbac"
 	"github.com/kwid-dev/kwid/internal/usage"
@@ -31,6 +32,9 @@ type Input struct {
 	Config   *Config
 	// Usage is what audit logs say identities did (kwid scan --audit-log); nil without logs.
 	Usage *usage.Report
+	// Cloud is the cloud side (kwid --cloud): IAM roles, EKS, GKE and Azure objects; nil
+	// without cloud input. Set it before the first call to Graph.
+	Cloud *cloud.Inventory
 
 	mu        sync.Mutex
 	tiers     map[[2]string]tierOf

@@ -64,7 +64,7 @@ what it can reach (blast radius) and the findings about it.`,
 			if err != nil {
 				return err
 			}
-			input := checks.NewInput(l.snap)
+			input := l.checksInput()
 			ids, err := input.Graph().ParseFrom(from)
 			if err != nil {
 				return pathsInputError(err)
@@ -77,6 +77,7 @@ what it can reach (blast radius) and the findings about it.`,
 		},
 	}
 	in.addFlags(cmd.Flags())
+	in.addCloudFlag(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or yaml")
 	return cmd
 }

@@ -58,7 +58,7 @@ objects first (kubectl diff -f DIR).`,
 			if err != nil {
 				return err
 			}
-			input := checks.NewInput(l.snap)
+			input := l.checksInput()
 			input.Config = cfg
 			var selected []*checks.Check
 			for _, id := range remediation.Checks {
@@ -97,6 +97,7 @@ objects first (kubectl diff -f DIR).`,
 		},
 	}
 	in.addFlags(cmd.Flags())
+	in.addCloudFlag(cmd.Flags())
 	cmd.Flags().StringVarP(&out, "output", "o", "", "directory to write (must be new or empty)")
 	cmd.Flags().StringSliceVar(&only, "checks", nil, "only these checks (comma-separated): "+strings.Join(remediation.Checks, ", "))
 	cmd.Flags().StringVar(&config, "config", "", "check configuration, as for kwid scan")

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/kwid-dev/kwid/internal/checks"
 	"github.com/kwid-dev/kwid/internal/graph"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -39,7 +38,7 @@ what a drawing usually wants:  kwid graph --demo --admin-paths -o dot | dot -Tsv
 			if err != nil {
 				return err
 			}
-			input := checks.NewInput(l.snap)
+			input := l.checksInput()
 			gr := input.Graph()
 			keep := func(int32) bool { return true }
 			if adminOnly {
@@ -53,6 +52,7 @@ what a drawing usually wants:  kwid graph --demo --admin-paths -o dot | dot -Tsv
 		},
 	}
 	in.addFlags(cmd.Flags())
+	in.addCloudFlag(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "dot", "output format: dot or json")
 	cmd.Flags().BoolVar(&adminOnly, "admin-paths", false, "only nodes with a path to cluster-admin")
 	return cmd

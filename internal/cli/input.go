@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/kwid-dev/kwid/internal/checks"
+	"github.com/kwid-dev/kwid/internal/cloud"
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -24,6 +26,10 @@ type inputFlags struct {
 	allNamespaces bool
 	secretData    bool
 	maxDocMiB     int
+	// cloud are --cloud files and directories (the clouds' CLI JSON, docs/cloud.md);
+	// cloudFlag: the command reads the cloud side.
+	cloud     []string
+	cloudFlag bool
 
 	// kinds limits live collection (nil = all); set by commands that need only some.
 	kinds []inventory.Kind
@@ -52,6 +58,13 @@ func (f *inputFlags) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&f.maxDocMiB, "max-document-size", f.maxDocMiB, "largest YAML document read from files, in MiB")
 }
 
+// addCloudFlag adds --cloud, for the commands that read the cloud side (scan, paths,
+// explain, graph, fix).
+func (f *inputFlags) addCloudFlag(fs *pflag.FlagSet) {
+	f.cloudFlag = true
+	fs.StringArrayVar(&f.cloud, "cloud", nil, "file or directory (*.json below it) of AWS, gcloud and az CLI JSON output: IAM roles, EKS, GKE, Azure identities (see docs/cloud.md); repeatable; --demo includes its own")
+}
+
 // namespace is the namespace scope: "" (all) unless -n was given explicitly.
 func (f *inputFlags) namespace(fs *pflag.FlagSet) string {
 	if f.allNamespaces || !fs.Changed("namespace") || f.kube.Namespace == nil {
@@ -60,13 +73,45 @@ func (f *inputFlags) namespace(fs *pflag.FlagSet) string {
 	return *f.kube.Namespace
 }
 
-// loaded is a Snapshot and the input problems met while reading it.
+// loaded is a Snapshot and the input problems met while reading it, and the cloud side.
 type loaded struct {
 	snap   *inventory.Snapshot
 	errors []*inventory.InputError
+	cloud  *cloud.Inventory
+}
+
+// checksInput indexes the Snapshot for the checks, with the cloud side.
+func (l *loaded) checksInput() *checks.Input {
+	in := checks.NewInput(l.snap)
+	in.Cloud = l.cloud
+	return in
+}
+
+// loadCloud reads --cloud (the embedded demo's cloud side with --demo and no --cloud).
+func (f *inputFlags) loadCloud() (*cloud.Inventory, error) {
+	switch {
+	case len(f.cloud) > 0:
+		return cloud.Load(f.cloud)
+	case f.demo && f.cloudFlag:
+		return cloud.LoadDemo()
+	}
+	return nil, nil
 }
 
 func (f *inputFlags) load(ctx context.Context, g *globalOptions, streams genericiooptions.IOStreams, fs *pflag.FlagSet) (*loaded, error) {
+	// The cloud side is small and its errors are the user's to fix first.
+	inv, err := f.loadCloud()
+	if err != nil {
+		return nil, err
+	}
+	l, err := f.loadSnapshot(ctx, g, streams, fs)
+	if l != nil {
+		l.cloud = inv
+	}
+	return l, err
+}
+
+func (f *inputFlags) loadSnapshot(ctx context.Context, g *globalOptions, streams genericiooptions.IOStreams, fs *pflag.FlagSet) (*loaded, error) {
 	sources := 0
 	for _, set := range []bool{len(f.files) > 0, f.snapshot != "", f.demo} {
 		if set {

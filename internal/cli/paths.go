@@ -63,7 +63,7 @@ identities (default all).`,
 			if err != nil {
 				return err
 			}
-			input := checks.NewInput(l.snap)
+			input := l.checksInput()
 			paths, err := findPaths(input, from, to, count)
 			if err != nil {
 				return err
@@ -72,6 +72,7 @@ identities (default all).`,
 		},
 	}
 	in.addFlags(cmd.Flags())
+	in.addCloudFlag(cmd.Flags())
 	cmd.Flags().StringVar(&from, "from", "", "where paths start: SUBJECT, pod:NS/NAME, namespace:NS or node:NAME (default: every identity)")
 	cmd.Flags().StringVar(&to, "to", "cluster-admin", "where paths end: cluster-admin, sa:NS/NAME, secret:NS/NAME, cloud:ROLE, node:NAME or group:NAME")
 	cmd.Flags().IntVarP(&count, "count", "n", 0, "number of paths (distinct paths for one --from identity; default 1 there, else all)")

@@ -51,6 +51,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 2 usa
 		},
 	}
 	o.input.addFlags(cmd.Flags())
+	o.input.addCloudFlag(cmd.Flags())
 	cmd.Flags().StringArrayVarP(&o.outputs, "output", "o", []string{"table"}, "output format: "+strings.Join(report.Formats, ", ")+"; FORMAT=FILE writes to a file; repeatable")
 	cmd.Flags().StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout")
 	cmd.Flags().StringVar(&o.config, "config", "", "YAML file tuning the checks: privileged namespaces, allowlist, severity overrides, disabled checks")
@@ -125,7 +126,7 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	if err != nil {
 		return err
 	}
-	input := checks.NewInput(in.snap)
+	input := in.checksInput()
 	input.Config = cfg
 	if len(o.auditLogs) > 0 {
 		if input.Usage, err = readAuditLogs(o.auditLogs, streams); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kwid-dev/kwid/internal/cloud"
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/rbac"
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +35,8 @@ type builder struct {
 	g       *Graph
 	s       *inventory.Snapshot
 	ix      *rbac.Index
+	cloud   *cloud.Inventory
+	cluster cloud.Cluster
 	wsGet   bool // get on pods/exec and pods/attach opens a websocket exec (before 1.35)
 	awsAuth bool
 
@@ -56,11 +59,15 @@ type builder struct {
 }
 
 // Build computes the identity graph of a Snapshot.
-func Build(s *inventory.Snapshot, ix *rbac.Index) *Graph {
+func Build(s *inventory.Snapshot, ix *rbac.Index) *Graph { return build(s, ix, nil) }
+
+func build(s *inventory.Snapshot, ix *rbac.Index, inv *cloud.Inventory) *Graph {
 	b := &builder{
 		g:           &Graph{index: map[NodeInfo]int32{}},
 		s:           s,
 		ix:          ix,
+		cloud:       inv,
+		cluster:     inv.ClusterFor(s.Cluster.Server, s.Cluster.OIDCIssuer),
 		wsGet:       !websocketCreate(s.Cluster.ServerVersion),
 		psaOpen:     map[string]bool{},
 		sasByNS:     map[string][]int32{},
@@ -81,6 +88,7 @@ func Build(s *inventory.Snapshot, ix *rbac.Index) *Graph {
 	b.awsAuth = s.ConfigMap(inventory.SystemNamespace, inventory.AWSAuthConfigMap) != nil
 	b.groupNode(groupMasters)
 	b.identities()
+	b.cloudEdges()
 	b.workloads()
 	b.rights()
 	b.combined()
@@ -209,7 +217,7 @@ func (b *builder) identities() {
 		b.sasByNS[sa.Namespace] = append(b.sasByNS[sa.Namespace], id)
 		b.saByName[sa.Name] = append(b.saByName[sa.Name], id)
 		for _, a := range cloudAnnotations {
-			if v := sa.Annotations[a.key]; v != "" {
+			if v := sa.Annotations[a.key]; v != "" && !b.cloudDecides(a.key, v) {
 				b.edge(Edge{From: id, To: b.node(NodeInfo{Kind: CloudRole, Name: a.prefix + v}), Prim: MapsTo, action: a.what})
 			}
 		}

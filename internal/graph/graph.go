@@ -160,13 +160,14 @@ const (
 	P14
 	P15
 	P17
+	EKSAuth // EKS authenticates an IAM principal as a user or group (aws-auth, access entries)
 )
 
 var primNames = [...]string{
 	Expand: "expand", MemberOf: "member-of", RunsAs: "runs-as", HoldsToken: "holds-token",
 	NodeEscape: "node-escape", NodeToken: "node-token", MapsTo: "maps-to-cloud-role", Masters: "system:masters",
 	P1: "P1", P2: "P2", P3: "P3", P4: "P4", P5: "P5", P6: "P6", P7: "P7", P8: "P8", P9: "P9",
-	P11: "P11", P12: "P12", P13: "P13", P14: "P14", P15: "P15", P17: "P17",
+	P11: "P11", P12: "P12", P13: "P13", P14: "P14", P15: "P15", P17: "P17", EKSAuth: "eks-authn",
 }
 
 func (p Primitive) String() string { return primNames[p] }
