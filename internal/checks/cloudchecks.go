@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -578,8 +579,10 @@ var wiWhoCanBecomeCheck = register(&Check{
 	Reads:    append(slices.Clone(rbacKinds), workloadKinds...),
 	Refs:     []string{wiRefEKSBestPractice, "kwid paths --to cloud:ROLE"},
 	Summary: "Whoever can act as a ServiceAccount (create its pods or tokens, exec into its pods, read its token " +
-		"Secrets, impersonate it, or chain such rights) holds the cloud role it maps to. One finding per mapped " +
-		"ServiceAccount that subjects other than itself can become, naming them and their shortest path; " +
+		"Secrets, impersonate it, or reach its pods through a node) holds the cloud role it maps to. One finding per " +
+		"mapped ServiceAccount that subjects other than itself can become by their own rights, naming them and " +
+		"their shortest path; groups are named rather than their members, and chains through other identities are " +
+		"left to KW-ESC-009 and `kwid paths --to sa:NS/NAME`; " +
 		"cluster-admin-equivalent subjects and control-plane identities (system: users and groups, kube-system " +
 		"ServiceAccounts) are left out. High when the role is administrator-like. With cloud input the mapping " +
 		"is what the cloud grants; without it, the annotation's claim.",
@@ -607,30 +610,46 @@ var wiWhoCanBecomeCheck = register(&Check{
 			}
 		}
 		slices.Sort(order)
+		// One backward search per mapped ServiceAccount, each costing what it visits: group
+		// membership is not followed (a group that can become the ServiceAccount is named,
+		// not each of its members), nor are other identities (chains of identities are
+		// KW-ESC-009's and kwid paths'), so a search stays near its ServiceAccount.
+		searcher := g.NewSearcher()
+		searcher.SkipMembers, searcher.Direct = true, true
+		var reached []int32
 		for _, sa := range order {
 			n := g.Node(sa)
-			tree := g.ShortestTo(sa)
-			var who []string
-			var related []inventory.ObjectRef
-			for _, k := range []graph.Kind{graph.ServiceAccount, graph.User, graph.Group} {
-				for _, id := range g.Nodes(k) {
-					if id == sa || tree.Dist(id) < 0 || controlPlane(g.Node(id)) || g.Admin(id) {
-						continue
-					}
-					p, ok := tree.Shortest(id)
-					if !ok || p.Hops[0].Primitive == "member-of" {
-						continue
-					}
-					var prims []string
-					for _, h := range p.Hops {
-						prims = append(prims, h.Primitive)
-					}
-					who = append(who, fmt.Sprintf("%s (%s)", g.Node(id).Ref(), strings.Join(prims, " -> ")))
-					related = append(related, g.Node(id).ObjectRef())
+			tree, visited := searcher.ShortestTo(sa)
+			reached = reached[:0]
+			for _, id := range visited {
+				if k := g.Node(id).Kind; (k == graph.ServiceAccount || k == graph.User || k == graph.Group) && id != sa && !controlPlane(g.Node(id)) && !g.Admin(id) {
+					reached = append(reached, id)
 				}
 			}
-			if len(who) == 0 {
+			if len(reached) == 0 {
 				continue
+			}
+			// ServiceAccounts, then Users, then Groups, each in the graph's order.
+			slices.SortFunc(reached, func(a, b int32) int {
+				return cmp.Or(cmp.Compare(kindRank(g.Node(a).Kind), kindRank(g.Node(b).Kind)), cmp.Compare(a, b))
+			})
+			var shown []string
+			related := make([]inventory.ObjectRef, 0, len(reached))
+			for _, id := range reached {
+				related = append(related, g.Node(id).ObjectRef())
+				if len(shown) == 8 {
+					continue
+				}
+				// Paths are built (with their evidence) only for the subjects shown.
+				p, _ := tree.Shortest(id)
+				var prims []string
+				for _, h := range p.Hops {
+					prims = append(prims, h.Primitive)
+				}
+				shown = append(shown, fmt.Sprintf("%s (%s)", g.Node(id).Ref(), strings.Join(prims, " -> ")))
+			}
+			if len(reached) > len(shown) {
+				shown = append(shown, fmt.Sprintf("and %d more (kwid paths --to sa:%s/%s)", len(reached)-len(shown), n.Namespace, n.Name))
 			}
 			roles := targets[sa]
 			sev := Medium
@@ -643,14 +662,10 @@ var wiWhoCanBecomeCheck = register(&Check{
 					}
 				}
 			}
-			shown := who
-			if len(shown) > 8 {
-				shown = append(slices.Clone(who[:8]), fmt.Sprintf("and %d more (kwid paths --to sa:%s/%s)", len(who)-8, n.Namespace, n.Name))
-			}
 			r.add(Finding{
 				Severity: sev,
 				Message: fmt.Sprintf("%d subject(s) can act as ServiceAccount %s/%s and so hold cloud role %s",
-					len(who), n.Namespace, n.Name, strings.Join(roles, ", ")),
+					len(reached), n.Namespace, n.Name, strings.Join(roles, ", ")),
 				Object:   saRef(n.Namespace, n.Name),
 				Related:  related,
 				Evidence: shown,
@@ -660,6 +675,17 @@ var wiWhoCanBecomeCheck = register(&Check{
 		}
 	},
 })
+
+// kindRank orders identities as KW-WI-AWS-006 lists them: ServiceAccounts, Users, Groups.
+func kindRank(k graph.Kind) int {
+	switch k {
+	case graph.ServiceAccount:
+		return 0
+	case graph.User:
+		return 1
+	}
+	return 2
+}
 
 // intendedMappings are the ServiceAccounts meant to hold a cloud identity: annotated
 // (IRSA, GKE, Azure), named by a Pod Identity association, a federated credential, a GSA

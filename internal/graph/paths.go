@@ -17,15 +17,64 @@ type Tree struct {
 	Target int32
 	dist   []int32 // -1: no path
 	next   []int32 // edge index
+
+	skipMembers, direct bool
 }
 
 // ShortestTo runs one backward breadth-first search from the target over the whole graph
 // (0-1 BFS: edges leaving intermediate nodes are free).
 func (g *Graph) ShortestTo(target int32) *Tree {
 	n := len(g.nodes)
-	t := &Tree{g: g, Target: target, dist: make([]int32, n), next: make([]int32, n)}
+	t := &Tree{g: g, dist: make([]int32, n), next: make([]int32, n)}
 	for i := range t.dist {
 		t.dist[i], t.next[i] = -1, -1
+	}
+	t.search(target, nil)
+	return t
+}
+
+// Searcher runs many backward searches on one graph and reuses one Tree's memory, so that
+// a search costs what it visits rather than the size of the graph. The Tree it returns is
+// valid until the next search.
+type Searcher struct {
+	t       *Tree
+	visited []int32
+	// SkipMembers leaves group membership out of the search: a group that reaches the
+	// target is reached, its members are not (unless they have a way of their own).
+	SkipMembers bool
+	// Direct stops the search at identities (ServiceAccounts, Users, Groups): it finds
+	// who reaches the target by their own rights, through pods, nodes, workloads and
+	// Secrets, but not through becoming another identity first.
+	Direct bool
+}
+
+// NewSearcher returns a Searcher for the graph.
+func (g *Graph) NewSearcher() *Searcher {
+	return &Searcher{t: g.ShortestTo(-1), visited: make([]int32, 0, 64)}
+}
+
+// ShortestTo searches backward from target and returns the tree and the nodes that reach
+// the target (the target included), in the order they were reached.
+func (s *Searcher) ShortestTo(target int32) (*Tree, []int32) {
+	for _, v := range s.visited {
+		s.t.dist[v], s.t.next[v] = -1, -1
+	}
+	s.t.skipMembers, s.t.direct = s.SkipMembers, s.Direct
+	s.visited = s.t.search(target, s.visited[:0])
+	return s.t, s.visited
+}
+
+// search fills a reset tree (every dist -1) from target; it appends every node it reaches
+// to visited when visited is not nil. A negative target leaves the tree empty.
+func (t *Tree) search(target int32, visited []int32) []int32 {
+	g := t.g
+	t.Target = target
+	if target < 0 {
+		return visited
+	}
+	track := visited != nil
+	if track {
+		visited = append(visited, target)
 	}
 	t.dist[target] = 0
 	// A deque as two stacks of frontier: front holds the current distance, back the next.
@@ -41,11 +90,22 @@ func (g *Graph) ShortestTo(target int32) *Tree {
 			head++
 		}
 		dv := t.dist[v]
+		if t.direct && v != target {
+			if k := g.nodes[v].Kind; k == ServiceAccount || k == User || k == Group {
+				continue
+			}
+		}
 		for _, ei := range g.In(v) {
 			e := &g.edges[ei]
+			if t.skipMembers && e.Prim == MemberOf {
+				continue
+			}
 			d := dv + g.weight(e)
 			if t.dist[e.From] >= 0 && t.dist[e.From] <= d {
 				continue
+			}
+			if track && t.dist[e.From] < 0 {
+				visited = append(visited, e.From)
 			}
 			t.dist[e.From], t.next[e.From] = d, ei
 			if d == dv {
@@ -55,7 +115,7 @@ func (g *Graph) ShortestTo(target int32) *Tree {
 			}
 		}
 	}
-	return t
+	return visited
 }
 
 // Dist is the number of hops from a node to the target (-1: no path).
