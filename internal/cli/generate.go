@@ -12,13 +12,14 @@ import (
 func newGenerateCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "generate",
-		Short: "Generate least-privilege RBAC from what identities did",
+		Short: "Generate least-privilege RBAC from what identities did, and dedicated workload identities",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usageErrorf("want a subcommand: kwid generate role (see kwid generate --help)")
+			return usageErrorf("want a subcommand: kwid generate role or kwid generate workload-identity (see kwid generate --help)")
 		},
 	}
 	cmd.AddCommand(newGenerateRoleCommand(streams))
+	cmd.AddCommand(newGenerateWICommand(g, streams))
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kwid-dev/kwid/internal/cloud"
 	"github.com/kwid-dev/kwid/internal/token"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -38,13 +39,15 @@ type tokenInspectOptions struct {
 func newTokenInspectCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &tokenInspectOptions{in: newInputFlags()}
 	cmd := &cobra.Command{
-		Use:   "inspect [TOKEN | -] [--token-file F] [--jwks F | --no-verify] [cluster flags | -f PATH | --snapshot F | --demo]",
+		Use:   "inspect [TOKEN | -] [--token-file F] [--jwks F | --no-verify] [cluster flags | -f PATH | --snapshot F | --demo] [--cloud DIR]",
 		Short: "Decode a ServiceAccount token, verify its signature and explain it; the token is never printed",
 		Long: `Decode a ServiceAccount JWT (legacy Secret-based or bound), verify its signature and explain
 it: issuer, subject, audiences, issue and expiry times with the remaining lifetime, the
 ServiceAccount and the object it is bound to (Pod, Secret or Node), warnafter, and the cloud
 roles it could be exchanged for (IRSA, GKE and Azure Workload Identity annotations of its
-ServiceAccount) with whether its audience is the one the cloud expects.
+ServiceAccount) with whether its audience is the one the cloud expects. With --cloud DIR (the
+clouds' CLI JSON, docs/cloud.md), the cloud identities whose trust admits the token's subject
+and audience for the cluster's issuer are listed too, as kwid's IAM evaluator decides them.
 
 The token: an argument, - for stdin, or --token-file FILE (stdin when none is given and
 stdin is not a terminal). Prefer - or --token-file: arguments end up in shell history.
@@ -83,6 +86,7 @@ or bound object is gone.`,
 		},
 	}
 	o.in.addFlags(cmd.Flags())
+	o.in.addCloudFlag(cmd.Flags())
 	cmd.Flags().StringVar(&o.tokenFile, "token-file", "", "read the token from this file")
 	cmd.Flags().StringVar(&o.jwks, "jwks", "", "JWKS file to verify the signature with (instead of the cluster's)")
 	cmd.Flags().BoolVar(&o.noVerify, "no-verify", false, "only decode: do not verify the signature, read no cluster")
@@ -120,6 +124,8 @@ func (o *tokenInspectOptions) run(cmd *cobra.Command, g *globalOptions, streams 
 	case o.noVerify:
 		opts.NoKeysReason = "--no-verify"
 	}
+	var inv *cloud.Inventory
+	server := ""
 	switch {
 	case offline:
 		l, err := o.in.load(ctx, g, streams, cmd.Flags())
@@ -129,14 +135,28 @@ func (o *tokenInspectOptions) run(cmd *cobra.Command, g *globalOptions, streams 
 		opts.Lookup = token.SnapshotLookup(l.snap)
 		opts.LookupSource = l.snap.Cluster.Source + " " + l.snap.Cluster.Name
 		opts.ClusterIssuer = l.snap.Cluster.OIDCIssuer
+		inv, server = l.cloud, l.snap.Cluster.Server
 	case o.jwks == "" && !o.noVerify:
+		if inv, err = o.in.loadCloud(); err != nil {
+			return err
+		}
 		if err := o.live(cmd, &opts); err != nil {
 			return err
 		}
+	default:
+		if inv, err = o.in.loadCloud(); err != nil {
+			return err
+		}
+	}
+	if !inv.Empty() {
+		opts.Roles = cloudRoleFinder(inv, server, opts.ClusterIssuer)
 	}
 	r, err := token.Inspect(ctx, raw, opts)
 	if err != nil {
 		return fmt.Errorf("reading the token (%s): %w", where, err)
+	}
+	if opts.Roles != nil {
+		r.Notes = append(r.Notes, cloudIssuerNote(inv, server, opts.ClusterIssuer))
 	}
 	if o.output != "table" {
 		err = encodeStructured(streams.Out, o.output, r)
