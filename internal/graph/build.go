@@ -12,6 +12,7 @@ import (
 	"github.com/kwid-dev/kwid/internal/rbac"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const (
@@ -41,17 +42,23 @@ type builder struct {
 	awsAuth bool
 
 	namespaces  []string
-	psaOpen     map[string]bool // namespace -> privileged pods admitted (false when restricted)
+	psaOpen     map[string]bool   // namespace -> privileged pods admitted (false when restricted)
+	psaLevel    map[string]string // namespace -> its pod-security.kubernetes.io/enforce label
 	sasByNS     map[string][]int32
 	saByName    map[string][]int32
 	secretsByNS map[string][]int32
 	secretByNm  map[string][]int32
 	podsByNS    map[string][]int32
 	podsByNode  map[string][]int32
-	adminRoles  map[string]bool // ClusterRoles holding a P1 rule
+	adminRoles  map[string]bool    // ClusterRoles holding a P1 rule
+	movedByNS   map[string][]int32 // running pods of ReplicaSets, StatefulSets, Jobs, RCs that carry a token
+	tokenNodes  map[int32][]int32  // ServiceAccount -> the nodes its pods with a token run on
+	bindingsNS  map[string][]*rbac.Binding
+	stolen      map[[2]int32]bool // P18 edges from nodes already added
 
 	matchers   [nParts]func(*rbacv1.PolicyRule, bool) bool
 	groupParts map[string]*parts
+	partCache  map[partKey]uint32 // the parts a rule grants, bound cluster-wide or not
 
 	pending    []int32
 	candidates map[int32]rbac.User
@@ -70,6 +77,9 @@ func build(s *inventory.Snapshot, ix *rbac.Index, inv *cloud.Inventory) *Graph {
 		cluster:     inv.ClusterFor(s.Cluster.Server, s.Cluster.OIDCIssuer),
 		wsGet:       !websocketCreate(s.Cluster.ServerVersion),
 		psaOpen:     map[string]bool{},
+		psaLevel:    map[string]string{},
+		movedByNS:   map[string][]int32{},
+		tokenNodes:  map[int32][]int32{},
 		sasByNS:     map[string][]int32{},
 		saByName:    map[string][]int32{},
 		secretsByNS: map[string][]int32{},
@@ -209,6 +219,7 @@ func (b *builder) identities() {
 		addNS(ns.Name)
 		enforce := ns.Labels["pod-security.kubernetes.io/enforce"]
 		b.psaOpen[ns.Name] = enforce == "" || enforce == "privileged"
+		b.psaLevel[ns.Name] = enforce
 	}
 	for i := range s.ServiceAccounts {
 		sa := &s.ServiceAccounts[i]
@@ -269,8 +280,12 @@ func (b *builder) workloads() {
 		id := b.node(NodeInfo{Kind: Pod, Namespace: p.Namespace, Name: p.Name})
 		b.podsByNS[p.Namespace] = append(b.podsByNS[p.Namespace], id)
 		sa := b.saNode(p.Namespace, saName(&p.Spec))
-		if ok, why := APIToken(s, p.Namespace, &p.Spec); ok {
+		token, why := APIToken(s, p.Namespace, &p.Spec)
+		if token {
 			b.edge(Edge{From: id, To: sa, Prim: RunsAs, action: why})
+			if rescheduled(p) {
+				b.movedByNS[p.Namespace] = append(b.movedByNS[p.Namespace], id)
+			}
 		}
 		if p.Spec.NodeName == "" {
 			continue
@@ -283,6 +298,9 @@ func (b *builder) workloads() {
 		if !nodeTokens[pair{node, sa}] {
 			nodeTokens[pair{node, sa}] = true
 			b.edge(Edge{From: node, To: sa, Prim: NodeToken, action: "pod " + p.Name})
+			if token {
+				b.tokenNodes[sa] = append(b.tokenNodes[sa], node)
+			}
 		}
 	}
 	for _, w := range s.Workloads() {
@@ -294,6 +312,23 @@ func (b *builder) workloads() {
 			b.edge(Edge{From: id, To: b.saNode(w.Ref.Namespace, w.ServiceAccountName()), Prim: RunsAs, action: why})
 		}
 	}
+}
+
+// rescheduled reports whether a deleted or evicted pod is replaced by a new one that the
+// scheduler places again: pods of ReplicaSets, StatefulSets, Jobs and ReplicationControllers
+// (not DaemonSet pods, pinned to their node, nor static pods; other owners are not assumed).
+func rescheduled(p *corev1.Pod) bool {
+	c := metav1.GetControllerOf(p)
+	if c == nil {
+		return false
+	}
+	switch c.Kind {
+	case "ReplicaSet", "StatefulSet", "ReplicationController":
+		return c.APIVersion == "apps/v1" || c.APIVersion == "v1"
+	case "Job":
+		return c.APIVersion == "batch/v1"
+	}
+	return false
 }
 
 func saName(spec *corev1.PodSpec) string {
@@ -423,6 +458,12 @@ func (b *builder) expand(id int32) {
 		}
 	case nodePods:
 		addAll(b.podsByNode[n.Name])
+	case movedPods:
+		if all {
+			perNS(b.movedByNS)
+		} else {
+			addAll(b.movedByNS[n.Namespace])
+		}
 	}
 }
 

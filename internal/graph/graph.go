@@ -46,6 +46,7 @@ const (
 	anyUser    // any user named in the cluster's bindings
 	anyNode    // any node
 	nodePods   // the running pods of one node
+	movedPods  // the controller-managed pods of a namespace: deleted, their replacements reschedule
 	firstInter = anySA
 )
 
@@ -54,6 +55,7 @@ var kindNames = [...]string{
 	Workload: "Workload", Secret: "Secret", CloudRole: "CloudRole", ClusterAdmin: "ClusterAdmin",
 	anySA: "AnyServiceAccount", anySecret: "AnySecret", anyPod: "AnyPod", runPod: "NewPod",
 	nsAdmin: "NamespaceAdmin", anyUser: "AnyUser", anyNode: "AnyNode", nodePods: "NodePods",
+	movedPods: "ReschedulablePods",
 }
 
 func (k Kind) String() string {
@@ -127,6 +129,8 @@ func (n NodeInfo) describe() string {
 		return "any node (a privileged pod breaks out to its node)"
 	case nodePods:
 		return "the pods on node " + n.Name
+	case movedPods:
+		return "the controller-managed pods of " + where + " (deleted or evicted, their replacements are scheduled again)"
 	}
 	return n.Ref().String()
 }
@@ -161,6 +165,10 @@ const (
 	P15
 	P17
 	EKSAuth // EKS authenticates an IAM principal as a user or group (aws-auth, access entries)
+	P10
+	P16
+	P18
+	P23
 )
 
 var primNames = [...]string{
@@ -168,6 +176,7 @@ var primNames = [...]string{
 	NodeEscape: "node-escape", NodeToken: "node-token", MapsTo: "maps-to-cloud-role", Masters: "system:masters",
 	P1: "P1", P2: "P2", P3: "P3", P4: "P4", P5: "P5", P6: "P6", P7: "P7", P8: "P8", P9: "P9",
 	P11: "P11", P12: "P12", P13: "P13", P14: "P14", P15: "P15", P17: "P17", EKSAuth: "eks-authn",
+	P10: "P10", P16: "P16", P18: "P18", P23: "P23",
 }
 
 func (p Primitive) String() string { return primNames[p] }

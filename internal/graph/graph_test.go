@@ -40,6 +40,27 @@ func hops(p graph.Path) []string {
 	return out
 }
 
+// adminPath builds the fixture and returns the shortest path from a --from value to
+// cluster-admin with its hops (nil: none); every hop must have evidence.
+func adminPath(t *testing.T, extra, fromArg string) (graph.Path, []string) {
+	t.Helper()
+	g, _ := build(t, extra)
+	from, err := g.ParseFrom(fromArg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := g.ShortestTo(g.Sink).Shortest(from[0])
+	if !ok {
+		return p, nil
+	}
+	for _, h := range p.Hops {
+		if h.Evidence == "" {
+			t.Errorf("hop %s -> %s has no evidence", h.From, h.To)
+		}
+	}
+	return p, hops(p)
+}
+
 // role grants rules to SA attack/me: a Role+RoleBinding in ns, or a ClusterRole+
 // ClusterRoleBinding when ns is "".
 func role(ns, rules string) string {
@@ -94,12 +115,10 @@ metadata: {name: me-admin, namespace: prod}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
 subjects: [{kind: ServiceAccount, name: me, namespace: attack}]`,
 			[]string{"P1>" + adminSA, viaAdmin}},
-		{"P1 near miss: namespace admin where no SA is privileged", "sa:attack/me",
-			`apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: me-admin, namespace: sandbox}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
-subjects: [{kind: ServiceAccount, name: me, namespace: attack}]`, nil},
+		// (Namespace admin through a RoleBinding to cluster-admin is not a near miss: it may
+		// patch its own namespace object, P16 in primitives_test.go.)
+		{"P1 near miss: every verb on every resource of apps and batch only, where no SA is privileged", "sa:attack/me",
+			role("sandbox", `- {apiGroups: [apps, batch], resources: ["*"], verbs: ["*"]}`), nil},
 		{"P2 list secrets", "sa:attack/me", role("prod", `- {apiGroups: [""], resources: [secrets], verbs: [list]}`),
 			[]string{"P2>Secret prod/admin-token", "holds-token>" + adminSA, viaAdmin}},
 		{"P2 get by resourceName of the token Secret", "sa:attack/me", role("prod", `- {apiGroups: [""], resources: [secrets], verbs: [get], resourceNames: [admin-token]}`),
@@ -181,7 +200,7 @@ subjects: [{kind: ServiceAccount, name: me, namespace: attack}]`,
 - {apiGroups: [certificates.k8s.io], resources: [signers], verbs: [approve], resourceNames: [kubernetes.io/kubelet-serving]}`), nil},
 		{"P15 mutating webhooks", "sa:attack/me", role("", `- {apiGroups: [admissionregistration.k8s.io], resources: [mutatingwebhookconfigurations], verbs: [create]}`),
 			[]string{"P15>" + adminSA, viaAdmin}},
-		{"P15 near miss: validating webhooks", "sa:attack/me", role("", `- {apiGroups: [admissionregistration.k8s.io], resources: [validatingwebhookconfigurations], verbs: [create]}`), nil},
+		{"P15 near miss: delete webhooks only (disables controls, reads nothing)", "sa:attack/me", role("", `- {apiGroups: [admissionregistration.k8s.io], resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations], verbs: [delete, get, list]}`), nil},
 		{"P17 aws-auth", "sa:attack/me", awsAuth + role("kube-system", `- {apiGroups: [""], resources: [configmaps], verbs: [patch], resourceNames: [aws-auth]}`),
 			[]string{"P17>Group system:masters", toMasters}},
 		{"P17 near miss: another ConfigMap", "sa:attack/me", awsAuth + role("kube-system", `- {apiGroups: [""], resources: [configmaps], verbs: [patch], resourceNames: [coredns]}`), nil},
@@ -198,22 +217,7 @@ subjects: [{kind: Group, name: "system:serviceaccounts:attack", apiGroup: rbac.a
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g, _ := build(t, tc.extra)
-			from, err := g.ParseFrom(tc.from)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tree := g.ShortestTo(g.Sink)
-			p, ok := tree.Shortest(from[0])
-			var got []string
-			if ok {
-				got = hops(p)
-				for _, h := range p.Hops {
-					if h.Evidence == "" {
-						t.Errorf("hop %s -> %s has no evidence", h.From, h.To)
-					}
-				}
-			}
+			_, got := adminPath(t, tc.extra, tc.from)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("path (-want +got):\n%s", diff)
 			}

@@ -49,6 +49,9 @@ type target struct {
 	to     int32
 	prim   Primitive
 	action string
+	// late edges go after every other rights edge: on a tie, a path prefers the others
+	// (reading Secrets now over receiving them when they are next written).
+	late bool
 }
 
 func scopeText(namespace string) string {
@@ -63,6 +66,22 @@ var controllers = []struct{ group, resource string }{
 	{"apps", "statefulsets"}, {"apps", "replicasets"}, {"batch", "jobs"}, {"batch", "cronjobs"},
 }
 
+// runsPods says how a rule lets its holder run a pod of its choosing (P5), or "".
+func runsPods(rule *rbacv1.PolicyRule) string {
+	if nameless(rule, req("create", "", "pods", "")) {
+		return "create pods"
+	}
+	for _, c := range controllers {
+		switch {
+		case nameless(rule, req("create", c.group, c.resource, "")):
+			return "create " + c.resource
+		case someName(rule, req("update", c.group, c.resource, "")), someName(rule, req("patch", c.group, c.resource, "")):
+			return "update/patch " + c.resource + " (set any serviceAccountName)"
+		}
+	}
+	return ""
+}
+
 // ruleTargets are the single-rule primitives a rule grants in a binding's scope.
 func (b *builder) ruleTargets(bd *rbac.Binding, rule *rbacv1.PolicyRule) []target {
 	cw := bd.ClusterWide()
@@ -72,7 +91,7 @@ func (b *builder) ruleTargets(bd *rbac.Binding, rule *rbacv1.PolicyRule) []targe
 		scope = "*"
 	}
 	var out []target
-	add := func(to int32, p Primitive, action string) { out = append(out, target{to, p, action}) }
+	add := func(to int32, p Primitive, action string) { out = append(out, target{to: to, prim: p, action: action}) }
 
 	// P1: everything.
 	if isP1(rule) {
@@ -102,22 +121,7 @@ func (b *builder) ruleTargets(bd *rbac.Binding, rule *rbacv1.PolicyRule) []targe
 		}
 	}
 	// P5: workload creation.
-	p5 := ""
-	if nameless(rule, req("create", "", "pods", "")) {
-		p5 = "create pods"
-	}
-	for _, c := range controllers {
-		if p5 != "" {
-			break
-		}
-		switch {
-		case nameless(rule, req("create", c.group, c.resource, "")):
-			p5 = "create " + c.resource
-		case someName(rule, req("update", c.group, c.resource, "")), someName(rule, req("patch", c.group, c.resource, "")):
-			p5 = "update/patch " + c.resource + " (set any serviceAccountName)"
-		}
-	}
-	if p5 != "" {
+	if p5 := runsPods(rule); p5 != "" {
 		add(b.inter(runPod, scope), P5, p5+" "+scopeText(scope))
 	}
 	// P6-P8: code in running pods.
@@ -189,6 +193,16 @@ func (b *builder) ruleTargets(bd *rbac.Binding, rule *rbacv1.PolicyRule) []targe
 			someName(rule, req("patch", "admissionregistration.k8s.io", "mutatingwebhookconfigurations", "")) {
 			add(b.inter(anySA, "*"), P15, "write mutatingwebhookconfigurations (rewrite any new pod: image, serviceAccountName)")
 		}
+		// P15: a validating webhook receives every object it matches as it is admitted,
+		// Secrets included with their data: those created or updated, legacy token Secrets
+		// when their token is written and when the API server relabels them on use
+		// (kubernetes.io/legacy-token-last-used, daily).
+		if nameless(rule, req("create", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "")) ||
+			someName(rule, req("update", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "")) ||
+			someName(rule, req("patch", "admissionregistration.k8s.io", "validatingwebhookconfigurations", "")) {
+			add(b.inter(anySecret, "*"), P15, "write validatingwebhookconfigurations (receive every Secret as it is written, with its data: token Secrets when filled and when the API server relabels them on use)")
+			out[len(out)-1].late = true
+		}
 	}
 	// P13: impersonate ServiceAccounts (namespaced).
 	if all, names := named(rule, req("impersonate", "", "serviceaccounts", "")); all {
@@ -228,17 +242,24 @@ func (b *builder) namedIn(k Kind, scope string, names []string, byName map[strin
 }
 
 // combinedPart reports whether a rule grants a part of a primitive that needs several
-// rights together (P3, P11, P12, P13 groups, P14).
+// rights together (P3, P10, P11, P12, P13 groups, P14, P16, P18, P23); its holder is then
+// judged on all its rights.
 func combinedPart(rule *rbacv1.PolicyRule) bool {
 	return nameless(rule, req("create", "", "secrets", "")) ||
 		someName(rule, req("bind", rbacGroup, "clusterroles", "")) ||
 		someName(rule, req("escalate", rbacGroup, "clusterroles", "")) ||
 		someName(rule, req("escalate", rbacGroup, "roles", "")) ||
 		someName(rule, req("impersonate", "", "groups", "")) ||
-		someName(rule, req("approve", certGroup, "signers", ""))
+		someName(rule, req("approve", certGroup, "signers", "")) ||
+		someName(rule, req("bind", rbacGroup, "roles", "")) ||
+		nameless(rule, req("create", "", "persistentvolumes", "")) ||
+		someName(rule, req("patch", "", "namespaces", "")) || someName(rule, req("update", "", "namespaces", "")) ||
+		someName(rule, req("patch", "", "nodes", "")) || someName(rule, req("update", "", "nodes", ""))
 }
 
 func (b *builder) rights() {
+	var late []Edge
+	defer func() { b.g.edges = append(b.g.edges, late...) }()
 	for _, bd := range b.ix.Bindings() {
 		if len(bd.Rules) == 0 {
 			continue
@@ -259,7 +280,12 @@ func (b *builder) rights() {
 					if t.to == from {
 						continue
 					}
-					b.edge(Edge{From: from, To: t.to, Prim: t.prim, binding: bd, subject: int32(si), rule: int32(ri), action: t.action})
+					e := Edge{From: from, To: t.to, Prim: t.prim, binding: bd, subject: int32(si), rule: int32(ri), action: t.action}
+					if t.late {
+						late = append(late, e)
+						continue
+					}
+					b.edge(e)
 				}
 				if part {
 					b.candidates[from] = b.userOf(from)
@@ -302,8 +328,10 @@ type held struct {
 	order []string
 }
 
-func (h *held) add(g rbac.Grant) {
-	if g.Binding.ClusterWide() {
+// addIn records a grant as holding the right in one namespace ("*": everywhere), whatever
+// the binding's scope (a ClusterRoleBinding limited by resourceNames to some namespaces).
+func (h *held) addIn(ns string, g rbac.Grant) {
+	if ns == "*" {
 		if h.all == nil {
 			gg := g
 			h.all = &gg
@@ -313,10 +341,46 @@ func (h *held) add(g rbac.Grant) {
 	if h.in == nil {
 		h.in = map[string]rbac.Grant{}
 	}
-	if _, ok := h.in[g.Namespace()]; !ok {
-		h.in[g.Namespace()] = g
-		h.order = append(h.order, g.Namespace())
+	if _, ok := h.in[ns]; !ok {
+		h.in[ns] = g
+		h.order = append(h.order, ns)
 	}
+}
+
+// nsObjects are the namespace objects a grant lets its holder patch or update ("*": every
+// one). A RoleBinding can grant it on its own namespace only: the API server gives a request
+// on a namespace object the namespace's name as both namespace and name.
+func nsObjects(g rbac.Grant) []string {
+	r := g.Rule()
+	var out []string
+	for _, verb := range []string{"patch", "update"} {
+		q := req(verb, "", "namespaces", "")
+		if !g.Binding.ClusterWide() {
+			q.Name = g.Namespace()
+			if rbac.RuleAllows(r, q) {
+				return []string{g.Namespace()}
+			}
+			continue
+		}
+		all, names := named(r, q)
+		if all {
+			return []string{"*"}
+		}
+		for _, n := range names {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+func (h *held) add(g rbac.Grant) {
+	if g.Binding.ClusterWide() {
+		h.addIn("*", g)
+		return
+	}
+	h.addIn(g.Namespace(), g)
 }
 
 // The parts of the combined primitives.
@@ -333,6 +397,13 @@ const (
 	cSigner
 	cCreateCSR
 	cApproveCSR
+	cRunPod     // P5 in a namespace
+	cCreatePV   // P10
+	cPatchNS    // P16: patch or update the namespace object (scoped by its name, see nsObjects)
+	cNodeWrite  // P18: update or patch every node
+	cDeletePods // P18: delete or evict any pod
+	cBindRole   // P23: bind on some Role or ClusterRole
+	cEditBind   // P23: update or patch some RoleBinding or ClusterRoleBinding
 	nParts
 )
 
@@ -376,7 +447,33 @@ func (b *builder) partMatchers() [nParts]func(r *rbacv1.PolicyRule, clusterWide 
 			return cw && (someName(r, req("update", certGroup, "certificatesigningrequests", "approval")) ||
 				someName(r, req("patch", certGroup, "certificatesigningrequests", "approval")))
 		},
+		cRunPod: func(r *rbacv1.PolicyRule, _ bool) bool { return runsPods(r) != "" },
+		cCreatePV: func(r *rbacv1.PolicyRule, cw bool) bool {
+			return cw && nameless(r, req("create", "", "persistentvolumes", ""))
+		},
+		cPatchNS: func(*rbacv1.PolicyRule, bool) bool { return false }, // see partsOf
+		cNodeWrite: func(r *rbacv1.PolicyRule, cw bool) bool {
+			// cordon or taint every other node: no resourceNames
+			return cw && (rbac.RuleAllows(r, req("patch", "", "nodes", "")) || rbac.RuleAllows(r, req("update", "", "nodes", "")))
+		},
+		cDeletePods: func(r *rbacv1.PolicyRule, _ bool) bool {
+			all, _ := named(r, req("delete", "", "pods", ""))
+			evict, _ := named(r, req("create", "", "pods", "eviction"))
+			return all || evict
+		},
+		cBindRole: func(r *rbacv1.PolicyRule, _ bool) bool {
+			return someName(r, req("bind", rbacGroup, "roles", "")) || someName(r, req("bind", rbacGroup, "clusterroles", ""))
+		},
+		cEditBind: func(r *rbacv1.PolicyRule, cw bool) bool {
+			return someName(r, req("patch", rbacGroup, "rolebindings", "")) || someName(r, req("update", rbacGroup, "rolebindings", "")) ||
+				cw && (someName(r, req("patch", rbacGroup, "clusterrolebindings", "")) || someName(r, req("update", rbacGroup, "clusterrolebindings", "")))
+		},
 	}
+}
+
+type partKey struct {
+	rule *rbacv1.PolicyRule
+	cw   bool
 }
 
 // parts are where one set of grants (a user's own, or a group's) holds each part.
@@ -388,14 +485,28 @@ type parts struct {
 func (b *builder) partsOf(grants []rbac.Grant) *parts {
 	p := &parts{}
 	for _, g := range grants {
-		cw := g.Binding.ClusterWide()
-		for c, m := range b.matchers {
-			if m(g.Rule(), cw) {
+		// Bindings of one role share its rules: match each rule once per scope kind.
+		key := partKey{g.Rule(), g.Binding.ClusterWide()}
+		mask, ok := b.partCache[key]
+		if !ok {
+			for c, m := range b.matchers {
+				if m(key.rule, key.cw) {
+					mask |= 1 << c
+				}
+			}
+			b.partCache[key] = mask
+		}
+		for c := range nParts {
+			if mask&(1<<c) != 0 {
 				p.h[c].add(g)
 			}
 		}
+		for _, ns := range nsObjects(g) {
+			p.h[cPatchNS].addIn(ns, g)
+		}
 	}
-	if p.h[cEscalate].all != nil || len(p.h[cEscalate].in) > 0 || p.h[cImpGroups].all != nil {
+	if p.h[cEscalate].all != nil || len(p.h[cEscalate].in) > 0 || p.h[cImpGroups].all != nil ||
+		(p.h[cBindRole].all != nil || len(p.h[cBindRole].in) > 0) {
 		p.grants = grants
 	}
 	return p
@@ -498,6 +609,7 @@ func (b *builder) viewOf(u rbac.User) view {
 func (b *builder) combined() {
 	b.matchers = b.partMatchers()
 	b.groupParts = map[string]*parts{}
+	b.partCache = map[partKey]uint32{}
 	ids := make([]int32, 0, len(b.candidates))
 	for id := range b.candidates {
 		ids = append(ids, id)
@@ -537,10 +649,12 @@ func (b *builder) combinedFor(from int32, u rbac.User) {
 		return
 	}
 	notAdmin := func(ns string) bool { _, ok := v.at(cAdmin, ns); return !ok }
+	gained := map[int32]bool{}
 	add := func(to int32, p Primitive, note string, gs ...rbac.Grant) {
 		if to == from {
 			return
 		}
+		gained[to] = true
 		e := Edge{From: from, To: to, Prim: p, note: note}
 		for _, g := range gs {
 			if !slices.Contains(e.bindings, g.Binding) {
@@ -615,6 +729,15 @@ func (b *builder) combinedFor(from int32, u rbac.User) {
 	appr, ok3 := v.at(cApproveCSR, "*")
 	if ok1 && ok2 && ok3 {
 		add(b.groupNode(groupMasters), P14, fmt.Sprintf("create a CSR (%s), approve it (%s) for signer %s (%s): a client certificate with O=system:masters", grantLine(csr), grantLine(appr), clientSigner, grantLine(signer)), csr, appr, signer)
+	}
+	// P10, P16, P18: ways to a node, and pods pulled onto one.
+	b.nodePrimitives(from, v)
+	// P23: add itself to an existing binding of a role it may bind.
+	if v.any(cBindRole) && v.any(cEditBind) && !gained[b.g.Sink] {
+		b.editBindings(from, u, notAdmin, func(ns string) bool {
+			id, ok := b.g.index[NodeInfo{Kind: nsAdmin, Namespace: ns}]
+			return ok && gained[id]
+		})
 	}
 }
 
