@@ -95,10 +95,11 @@ func (m Modes) For(f *checks.Finding) Mode {
 }
 
 // excluded are checks the webhook does not run per request: audit-log checks (no audit
-// log at admission) and multi-hop paths (they need the whole identity graph; the
-// controller reports them).
+// log at admission) and the checks that search the identity graph (multi-hop paths, who
+// can become a ServiceAccount mapped to a cloud role: they need the whole graph; the
+// controller and kwid scan report them).
 func excluded(c *checks.Check) bool {
-	return strings.HasPrefix(c.ID, "KW-AUD-") || c.ID == "KW-ESC-009"
+	return strings.HasPrefix(c.ID, "KW-AUD-") || c.ID == "KW-ESC-009" || c.ID == "KW-WI-AWS-006"
 }
 
 // workloadChecks are the checks that report findings about Pods and pod templates. A

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"cmp"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -199,6 +200,20 @@ func TestLoad(t *testing.T) {
 	wg.Wait()
 	elapsed := time.Since(begin)
 	cpu := cpuTime() - cpu0
+	// The kinds of the slowest 1% of requests: where the tail comes from.
+	order := make([]int, total)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(lat[b], lat[a]) })
+	tailKinds := map[string]int{}
+	for _, i := range order[:max(1, total/100)] {
+		var rv struct {
+			Request struct{ Kind struct{ Kind string } } `json:"request"`
+		}
+		_ = json.Unmarshal(bodies[i%len(bodies)], &rv)
+		tailKinds[rv.Request.Kind.Kind]++
+	}
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	t.Logf("%d requests in %v (%.0f/s) over TLS on loopback, %d CPUs, cluster %s", total, elapsed.Round(time.Millisecond),
@@ -206,6 +221,7 @@ func TestLoad(t *testing.T) {
 	t.Logf("latency p50 %v  p90 %v  p99 %v  p99.9 %v  max %v", pct(.50).Round(time.Microsecond), pct(.90).Round(time.Microsecond),
 		pct(.99).Round(time.Microsecond), pct(.999).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
 	t.Logf("CPU (server and load client together) %v: %.3f ms per request", cpu.Round(time.Millisecond), float64(cpu.Microseconds())/1000/float64(total))
+	t.Logf("kinds of the slowest 1%%: %v", tailKinds)
 	t.Logf("errors %d, denied %d (%.1f%%)", errs.Load(), denied.Load(), 100*float64(denied.Load())/float64(total))
 	if e := firstErr.Load(); e != nil {
 		t.Errorf("%d requests failed; first: %v", errs.Load(), e)
