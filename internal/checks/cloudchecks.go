@@ -587,74 +587,13 @@ var wiWhoCanBecomeCheck = register(&Check{
 		"ServiceAccounts) are left out. High when the role is administrator-like. With cloud input the mapping " +
 		"is what the cloud grants; without it, the annotation's claim.",
 	run: func(in *Input, r *run) {
-		mappings := intendedMappings(in)
-		if len(mappings) == 0 || !r.need("", rbacKinds...) {
+		if len(intendedMappings(in)) == 0 || !r.need("", rbacKinds...) {
 			return
 		}
-		g := in.Graph()
-		targets := map[int32][]string{}
-		var order []int32
-		for _, m := range mappings {
-			id, ok := g.Lookup(graph.ServiceAccount, m.Namespace, m.ServiceAccount)
-			if !ok || !slices.ContainsFunc(g.Out(id), func(ei int32) bool {
-				e := g.Edge(ei)
-				return e.Prim == graph.MapsTo && g.Node(e.To).Name == m.Identity
-			}) {
-				continue // a claim the cloud input refutes (KW-WI-AWS-004, KW-WI-GCP-001)
-			}
-			if _, seen := targets[id]; !seen {
-				order = append(order, id)
-			}
-			if !slices.Contains(targets[id], m.Identity) {
-				targets[id] = append(targets[id], m.Identity)
-			}
-		}
-		slices.Sort(order)
-		// One backward search per mapped ServiceAccount, each costing what it visits: group
-		// membership is not followed (a group that can become the ServiceAccount is named,
-		// not each of its members), nor are other identities (chains of identities are
-		// KW-ESC-009's and kwid paths'), so a search stays near its ServiceAccount.
-		searcher := g.NewSearcher()
-		searcher.SkipMembers, searcher.Direct = true, true
-		var reached []int32
-		for _, sa := range order {
-			n := g.Node(sa)
-			tree, visited := searcher.ShortestTo(sa)
-			reached = reached[:0]
-			for _, id := range visited {
-				if k := g.Node(id).Kind; (k == graph.ServiceAccount || k == graph.User || k == graph.Group) && id != sa && !controlPlane(g.Node(id)) && !g.Admin(id) {
-					reached = append(reached, id)
-				}
-			}
-			if len(reached) == 0 {
-				continue
-			}
-			// ServiceAccounts, then Users, then Groups, each in the graph's order.
-			slices.SortFunc(reached, func(a, b int32) int {
-				return cmp.Or(cmp.Compare(kindRank(g.Node(a).Kind), kindRank(g.Node(b).Kind)), cmp.Compare(a, b))
-			})
-			var shown []string
-			related := make([]inventory.ObjectRef, 0, len(reached))
-			for _, id := range reached {
-				related = append(related, g.Node(id).ObjectRef())
-				if len(shown) == 8 {
-					continue
-				}
-				// Paths are built (with their evidence) only for the subjects shown.
-				p, _ := tree.Shortest(id)
-				var prims []string
-				for _, h := range p.Hops {
-					prims = append(prims, h.Primitive)
-				}
-				shown = append(shown, fmt.Sprintf("%s (%s)", g.Node(id).Ref(), strings.Join(prims, " -> ")))
-			}
-			if len(reached) > len(shown) {
-				shown = append(shown, fmt.Sprintf("and %d more (kwid paths --to sa:%s/%s)", len(reached)-len(shown), n.Namespace, n.Name))
-			}
-			roles := targets[sa]
+		for _, h := range CloudRoleHolders(in) {
 			sev := Medium
 			if in.Cloud != nil {
-				for _, arn := range roles {
+				for _, arn := range h.Roles {
 					if role := in.Cloud.AWS.Role(arn); role != nil && role.PermissionsBoundary == "" {
 						if why, _ := in.Cloud.AdminLike(role); len(why) > 0 {
 							sev = High
@@ -662,19 +601,108 @@ var wiWhoCanBecomeCheck = register(&Check{
 					}
 				}
 			}
+			sa := h.ServiceAccount
 			r.add(Finding{
 				Severity: sev,
 				Message: fmt.Sprintf("%d subject(s) can act as ServiceAccount %s/%s and so hold cloud role %s",
-					len(reached), n.Namespace, n.Name, strings.Join(roles, ", ")),
-				Object:   saRef(n.Namespace, n.Name),
-				Related:  related,
-				Evidence: shown,
+					len(h.Subjects), sa.Namespace, sa.Name, strings.Join(h.Roles, ", ")),
+				Object:   sa,
+				Related:  h.Subjects,
+				Evidence: h.Shown,
 				Remediation: fmt.Sprintf("remove the rights that let these subjects create pods or tokens for, exec into, or impersonate %s/%s (see kwid paths --to sa:%s/%s), or give the role to a ServiceAccount in a namespace they cannot reach",
-					n.Namespace, n.Name, n.Namespace, n.Name),
+					sa.Namespace, sa.Name, sa.Namespace, sa.Name),
 			})
 		}
 	},
 })
+
+// CloudRoleHolder is a ServiceAccount mapped to cloud roles and the subjects (other than
+// itself, admins and control-plane identities) that can act as it by their own rights.
+type CloudRoleHolder struct {
+	ServiceAccount inventory.ObjectRef
+	Roles          []string
+	Subjects       []inventory.ObjectRef
+	// Shown are the first subjects with their shortest path's primitives, for evidence.
+	Shown []string
+}
+
+// CloudRoleHolders computes (once per Input) who can become each ServiceAccount that the
+// cloud really maps to a role: KW-WI-AWS-006's findings, and kwid diff's paths to cloud
+// roles. It needs the RBAC kinds; nil when there is no mapping.
+func CloudRoleHolders(in *Input) []CloudRoleHolder {
+	in.cloudHolders.once.Do(func() { in.cloudHolders.v = cloudRoleHolders(in) })
+	return in.cloudHolders.v
+}
+
+func cloudRoleHolders(in *Input) []CloudRoleHolder {
+	mappings := intendedMappings(in)
+	if len(mappings) == 0 {
+		return nil
+	}
+	g := in.Graph()
+	targets := map[int32][]string{}
+	var order []int32
+	for _, m := range mappings {
+		id, ok := g.Lookup(graph.ServiceAccount, m.Namespace, m.ServiceAccount)
+		if !ok || !slices.ContainsFunc(g.Out(id), func(ei int32) bool {
+			e := g.Edge(ei)
+			return e.Prim == graph.MapsTo && g.Node(e.To).Name == m.Identity
+		}) {
+			continue // a claim the cloud input refutes (KW-WI-AWS-004, KW-WI-GCP-001)
+		}
+		if _, seen := targets[id]; !seen {
+			order = append(order, id)
+		}
+		if !slices.Contains(targets[id], m.Identity) {
+			targets[id] = append(targets[id], m.Identity)
+		}
+	}
+	slices.Sort(order)
+	// One backward search per mapped ServiceAccount, each costing what it visits: group
+	// membership is not followed (a group that can become the ServiceAccount is named,
+	// not each of its members), nor are other identities (chains of identities are
+	// KW-ESC-009's and kwid paths'), so a search stays near its ServiceAccount.
+	searcher := g.NewSearcher()
+	searcher.SkipMembers, searcher.Direct = true, true
+	var out []CloudRoleHolder
+	var reached []int32
+	for _, sa := range order {
+		n := g.Node(sa)
+		tree, visited := searcher.ShortestTo(sa)
+		reached = reached[:0]
+		for _, id := range visited {
+			if k := g.Node(id).Kind; (k == graph.ServiceAccount || k == graph.User || k == graph.Group) && id != sa && !controlPlane(g.Node(id)) && !g.Admin(id) {
+				reached = append(reached, id)
+			}
+		}
+		if len(reached) == 0 {
+			continue
+		}
+		// ServiceAccounts, then Users, then Groups, each in the graph's order.
+		slices.SortFunc(reached, func(a, b int32) int {
+			return cmp.Or(cmp.Compare(kindRank(g.Node(a).Kind), kindRank(g.Node(b).Kind)), cmp.Compare(a, b))
+		})
+		h := CloudRoleHolder{ServiceAccount: saRef(n.Namespace, n.Name), Roles: targets[sa], Subjects: make([]inventory.ObjectRef, 0, len(reached))}
+		for _, id := range reached {
+			h.Subjects = append(h.Subjects, g.Node(id).ObjectRef())
+			if len(h.Shown) == 8 {
+				continue
+			}
+			// Paths are built (with their evidence) only for the subjects shown.
+			p, _ := tree.Shortest(id)
+			var prims []string
+			for _, hop := range p.Hops {
+				prims = append(prims, hop.Primitive)
+			}
+			h.Shown = append(h.Shown, fmt.Sprintf("%s (%s)", g.Node(id).Ref(), strings.Join(prims, " -> ")))
+		}
+		if len(reached) > len(h.Shown) {
+			h.Shown = append(h.Shown, fmt.Sprintf("and %d more (kwid paths --to sa:%s/%s)", len(reached)-len(h.Shown), n.Namespace, n.Name))
+		}
+		out = append(out, h)
+	}
+	return out
+}
 
 // kindRank orders identities as KW-WI-AWS-006 lists them: ServiceAccounts, Users, Groups.
 func kindRank(k graph.Kind) int {

@@ -45,6 +45,11 @@ type Input struct {
 	rbacWorkloads     *rbacWorkloadIndex
 
 	graph graphMemo
+
+	cloudHolders struct {
+		once sync.Once
+		v    []CloudRoleHolder
+	}
 }
 
 type tierOf struct {

@@ -266,7 +266,7 @@ func sideName(c inventory.Cluster) string {
 
 func diffSummary(r *drift.Result) string {
 	s := r.Summary
-	return fmt.Sprintf("%d findings added, %d fixed, %d changed in severity; %d identities with changed permissions; %d paths to cluster-admin changed; %d cloud mappings changed; %d RBAC objects changed",
+	return fmt.Sprintf("%d findings added, %d fixed, %d changed in severity; %d identities with changed permissions; %d escalation paths changed; %d cloud mappings changed; %d RBAC objects changed",
 		s.FindingsAdded, s.FindingsFixed, s.FindingsChanged, s.Identities, s.Paths, s.CloudMappings, s.Objects)
 }
 
@@ -309,10 +309,10 @@ func writeDiffTable(w io.Writer, r *drift.Result) error {
 			}
 		}
 	})
-	section("Paths to cluster-admin gained (+) and lost (-)", len(r.Paths), func(tw *tabwriter.Writer) {
+	section("Escalation paths gained (+) and lost (-), to cluster-admin and to cloud roles", len(r.Paths), func(tw *tabwriter.Writer) {
 		for _, p := range r.Paths {
 			sign := map[drift.Change]string{drift.Added: "+", drift.Removed: "-"}[p.Change]
-			fmt.Fprintf(tw, "  %s %s (%d hops)\n", sign, p.From, len(p.Steps))
+			fmt.Fprintf(tw, "  %s %s -> %s\n", sign, p.From, p.To)
 			for _, step := range p.Steps {
 				fmt.Fprintf(tw, "      %s\n", step)
 			}
@@ -479,9 +479,9 @@ func writeDiffMarkdown(w io.Writer, r *drift.Result) error {
 		b.WriteString("\n")
 	}
 	if len(r.Paths) > 0 {
-		b.WriteString("#### Paths to cluster-admin\n\n| Identity | Change | Path |\n|---|---|---|\n")
+		b.WriteString("#### Escalation paths\n\n| Identity | Change | To | Path |\n|---|---|---|---|\n")
 		for _, p := range r.Paths {
-			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", p.From, map[drift.Change]string{drift.Added: "gained", drift.Removed: "lost"}[p.Change], md(strings.Join(p.Steps, "<br>")))
+			fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s |\n", p.From, map[drift.Change]string{drift.Added: "gained", drift.Removed: "lost"}[p.Change], p.To, md(strings.Join(p.Steps, "<br>")))
 		}
 		b.WriteString("\n")
 	}

@@ -9,6 +9,7 @@ package drift
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -211,6 +212,15 @@ type Side struct {
 	// paths are the identities with a path to cluster-admin, and the path's hops (nil when
 	// the RBAC kinds were not all read).
 	paths map[Identity][]string
+	// cloudPaths are the subjects that can act as a ServiceAccount mapped to a cloud role,
+	// by subject and target ("cloud:ROLE"), with the step that gets them there.
+	cloudPaths map[pathKey][]string
+}
+
+// pathKey is one identity's path to one target.
+type pathKey struct {
+	From Identity
+	To   string
 }
 
 // NewSide scans a Snapshot with a configuration (nil: the defaults).
@@ -222,7 +232,18 @@ func NewSide(s *inventory.Snapshot, cfg *checks.Config) *Side {
 	in.Config = cfg
 	res := checks.Run(in)
 	var paths map[Identity][]string
+	var cloudPaths map[pathKey][]string
 	if s.Readable(rbacKinds...) {
+		cloudPaths = map[pathKey][]string{}
+		for _, h := range checks.CloudRoleHolders(in) {
+			for _, sub := range h.Subjects {
+				for _, role := range h.Roles {
+					step := fmt.Sprintf("can act as %s, mapped to cloud role %s (KW-WI-AWS-006; kwid paths --to cloud:%s)", h.ServiceAccount, role, role)
+					k := pathKey{subjectIdentity(sub), "cloud:" + role}
+					cloudPaths[k] = append(cloudPaths[k], step)
+				}
+			}
+		}
 		// The graph is memoized in the Input: KW-ESC-009 built it during Run.
 		paths = map[Identity][]string{}
 		g := in.Graph()
@@ -236,7 +257,7 @@ func NewSide(s *inventory.Snapshot, cfg *checks.Config) *Side {
 		ServiceAccounts: s.ServiceAccounts, Roles: s.Roles, ClusterRoles: s.ClusterRoles,
 		RoleBindings: s.RoleBindings, ClusterRoleBindings: s.ClusterRoleBindings,
 	}
-	return &Side{snap: kept, ix: in.RBAC, result: res, paths: paths}
+	return &Side{snap: kept, ix: in.RBAC, result: res, paths: paths, cloudPaths: cloudPaths}
 }
 
 // Snapshot returns what the side keeps of its Snapshot: cluster metadata, collection
@@ -275,7 +296,7 @@ func CompareSides(oldSide, newSide *Side) *Result {
 		res.Objects = c.objects()
 		res.Identities = c.identities()
 		if oldSide.paths != nil && newSide.paths != nil {
-			res.Paths = comparePaths(oldSide.paths, newSide.paths)
+			res.Paths = append(comparePaths(oldSide.paths, newSide.paths), compareCloudPaths(oldSide.cloudPaths, newSide.cloudPaths)...)
 		}
 	}
 	if notAssessed(res, partCloudMappings, old, new, inventory.ServiceAccounts) {
@@ -311,6 +332,36 @@ func comparePaths(old, new map[Identity][]string) []PathChange {
 			cmp.Compare(a.From.Namespace, b.From.Namespace), cmp.Compare(a.From.Name, b.From.Name))
 	})
 	return out
+}
+
+// compareCloudPaths reports the subjects that gained or lost a way to a cloud role (by
+// acting as a ServiceAccount mapped to it).
+func compareCloudPaths(old, new map[pathKey][]string) []PathChange {
+	out := []PathChange{}
+	for k, steps := range new {
+		if _, ok := old[k]; !ok {
+			out = append(out, PathChange{Change: Added, From: k.From, To: k.To, Steps: steps})
+		}
+	}
+	for k, steps := range old {
+		if _, ok := new[k]; !ok {
+			out = append(out, PathChange{Change: Removed, From: k.From, To: k.To, Steps: steps})
+		}
+	}
+	slices.SortFunc(out, func(a, b PathChange) int {
+		return cmp.Or(cmp.Compare(a.Change, b.Change), cmp.Compare(a.To, b.To), cmp.Compare(a.From.Kind, b.From.Kind),
+			cmp.Compare(a.From.Namespace, b.From.Namespace), cmp.Compare(a.From.Name, b.From.Name))
+	})
+	return out
+}
+
+// subjectIdentity names a subject found by the checks.
+func subjectIdentity(r inventory.ObjectRef) Identity {
+	kind := string(r.Kind)
+	if r.Kind == inventory.ServiceAccounts {
+		kind = rbacv1.ServiceAccountKind
+	}
+	return Identity{Kind: kind, Namespace: r.Namespace, Name: r.Name}
 }
 
 // notAssessed records a part as not assessed on each side where a kind it reads was not

@@ -54,7 +54,7 @@ func viewOf(r *drift.Result) view {
 		v.Objects = append(v.Objects, fmt.Sprintf("%s %s", o.Change, o.Object))
 	}
 	for _, p := range r.Paths {
-		v.Paths = append(v.Paths, fmt.Sprintf("%s %s (%d hops)", p.Change, p.From, len(p.Steps)))
+		v.Paths = append(v.Paths, fmt.Sprintf("%s %s -> %s (%d steps)", p.Change, p.From, p.To, len(p.Steps)))
 	}
 	return v
 }
@@ -109,7 +109,24 @@ func TestCompare(t *testing.T) {
 				},
 				CloudMappings: []drift.CloudMappingChange{},
 				Objects:       []string{"added RoleBinding kube-system/web-pods"},
-				Paths:         []string{"added ServiceAccount app/web (2 hops)"},
+				Paths:         []string{"added ServiceAccount app/web -> cluster-admin (2 steps)"},
+			},
+		},
+		{
+			// A RoleBinding letting worker create pods where web (mapped to an IAM role)
+			// runs gives worker a way to that role.
+			name: "cloud-path",
+			want: view{
+				Findings: []string{
+					"added KW-RBAC-004 high ServiceAccount app/worker",
+					"added KW-WI-AWS-006 medium ServiceAccount app/web",
+				},
+				Identities: []drift.IdentityChange{
+					{Identity: sa("app", "worker"), Gained: []drift.Scope{{Namespace: "app", Rules: createPods}}, Lost: []drift.Scope{}},
+				},
+				CloudMappings: []drift.CloudMappingChange{},
+				Objects:       []string{"added RoleBinding app/worker-pods"},
+				Paths:         []string{"added ServiceAccount app/worker -> cloud:arn:aws:iam::111122223333:role/web (1 steps)"},
 			},
 		},
 		{
