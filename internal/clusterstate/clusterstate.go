@@ -52,9 +52,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -164,6 +166,10 @@ func (s *State) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating client for %s: %w", s.cfg.Host, err)
 	}
+	dyn, err := dynamic.NewForConfig(s.cfg)
+	if err != nil {
+		return fmt.Errorf("creating client for %s: %w", s.cfg.Host, err)
+	}
 	s.mu.Lock()
 	s.cluster = meta.Cluster
 	s.mu.Unlock()
@@ -176,7 +182,11 @@ func (s *State) Start(ctx context.Context) error {
 			continue
 		}
 		g.Go(func() error {
-			st, err := s.startKind(ctx, gctx, k, sources(cs, md, k, s.opts.Namespace))
+			srcs := sources(cs, md, k, s.opts.Namespace)
+			if k.IsIstioKind() {
+				srcs = istioSources(dyn, k, s.opts.Namespace)
+			}
+			st, err := s.startKind(ctx, gctx, k, srcs)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -500,6 +510,12 @@ func each(snap *inventory.Snapshot, fn func(inventory.Kind, runtime.Object)) {
 	for i := range snap.MutatingWebhookConfigurations {
 		fn(inventory.MutatingWebhookConfigurations, &snap.MutatingWebhookConfigurations[i])
 	}
+	for i := range snap.AuthorizationPolicies {
+		fn(inventory.AuthorizationPolicies, &snap.AuthorizationPolicies[i])
+	}
+	for i := range snap.PeerAuthentications {
+		fn(inventory.PeerAuthentications, &snap.PeerAuthentications[i])
+	}
 }
 
 // typed turns a cached object into the type a Snapshot holds (Secret metadata into a Secret).
@@ -515,6 +531,13 @@ func typed(obj any) Object {
 
 // transform trims objects before they are cached, as the Builder would (idempotent).
 func transform(obj any) (any, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok { // Istio kinds, from the dynamic client
+		typed, err := inventory.FromUnstructured(u)
+		if err != nil {
+			return nil, err
+		}
+		obj = typed
+	}
 	if m, err := meta.Accessor(obj); err == nil {
 		m.SetManagedFields(nil)
 	}

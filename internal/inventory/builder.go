@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -84,6 +85,13 @@ func (b *Builder) Skip(apiVersion, kind string) {
 // the object is of a kind a Snapshot does not hold, or is filtered out by the options
 // (another namespace, a Secret that is not a token, a ConfigMap that does not matter).
 func (b *Builder) Add(obj runtime.Object, loc *Location) (Kind, bool) {
+	if _, ok := obj.(*unstructured.Unstructured); ok {
+		typed, err := FromUnstructured(obj)
+		if err != nil {
+			return "", false
+		}
+		obj = typed
+	}
 	k, meta := kindOf(obj)
 	if k == "" {
 		return "", false
@@ -178,6 +186,12 @@ func (b *Builder) Add(obj runtime.Object, loc *Location) (Kind, bool) {
 	case *admissionregistrationv1.MutatingWebhookConfiguration:
 		o.TypeMeta = typeMeta("admissionregistration.k8s.io/v1", k)
 		b.s.MutatingWebhookConfigurations = append(b.s.MutatingWebhookConfigurations, *o)
+	case *AuthorizationPolicy:
+		o.TypeMeta = typeMeta(IstioSecurityGroup+"/"+IstioSecurityVersions[0], k)
+		b.s.AuthorizationPolicies = append(b.s.AuthorizationPolicies, *o)
+	case *PeerAuthentication:
+		o.TypeMeta = typeMeta(IstioSecurityGroup+"/"+IstioSecurityVersions[0], k)
+		b.s.PeerAuthentications = append(b.s.PeerAuthentications, *o)
 	}
 	if loc != nil {
 		b.s.Locations[ObjectRef{Kind: k, Namespace: meta.Namespace, Name: meta.Name}] = *loc
@@ -209,6 +223,8 @@ func (b *Builder) Build() *Snapshot {
 	sortObjects(s.Nodes)
 	sortObjects(s.ValidatingWebhookConfigurations)
 	sortObjects(s.MutatingWebhookConfigurations)
+	sortObjects(s.AuthorizationPolicies)
+	sortObjects(s.PeerAuthentications)
 	return s
 }
 
@@ -315,6 +331,10 @@ func kindOf(obj runtime.Object) (Kind, *metav1.ObjectMeta) {
 		return ValidatingWebhookConfigurations, &o.ObjectMeta
 	case *admissionregistrationv1.MutatingWebhookConfiguration:
 		return MutatingWebhookConfigurations, &o.ObjectMeta
+	case *AuthorizationPolicy:
+		return AuthorizationPolicies, &o.ObjectMeta
+	case *PeerAuthentication:
+		return PeerAuthentications, &o.ObjectMeta
 	}
 	return "", nil
 }

@@ -470,6 +470,15 @@ func (r *fileReader) object(name string, docIndex, line int, js []byte) {
 		}
 		return
 	}
+	if ik := istioKindOf(head.APIVersion, head.Kind); ik != "" {
+		obj, err := decodeIstio(ik, js)
+		if err != nil {
+			r.fail(name, docIndex, line, fmt.Errorf("%s %s: %w", head.APIVersion, head.Kind, err))
+			return
+		}
+		r.add(obj, name, docIndex, line, head.APIVersion, head.Kind)
+		return
+	}
 	obj, gvk, err := r.decoder.Decode(js, nil, nil)
 	if err != nil {
 		if k8sruntime.IsNotRegisteredError(err) {
@@ -479,9 +488,14 @@ func (r *fileReader) object(name string, docIndex, line int, js []byte) {
 		r.fail(name, docIndex, line, fmt.Errorf("%s %s: %w", head.APIVersion, head.Kind, err))
 		return
 	}
+	r.add(obj, name, docIndex, line, gvk.GroupVersion().String(), gvk.Kind)
+}
+
+// add adds one decoded object and marks its kind as seen (or counts it as skipped).
+func (r *fileReader) add(obj k8sruntime.Object, name string, docIndex, line int, apiVersion, kind string) {
 	k, _ := r.b.Add(obj, &Location{File: name, Document: docIndex, Line: line})
 	if k == "" {
-		r.b.Skip(gvk.GroupVersion().String(), gvk.Kind)
+		r.b.Skip(apiVersion, kind)
 		return
 	}
 	r.mu.Lock()

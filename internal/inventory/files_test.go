@@ -217,6 +217,7 @@ func FuzzLoadFiles(f *testing.F) {
 	f.Add([]byte("[{\"kind\":\"Namespace\",\"apiVersion\":\"v1\"}] {\"items\": null}"))
 	f.Add([]byte(aliasBomb))
 	f.Add([]byte("--- \n---\n- a\n- b\n---\n\"x\"\n"))
+	f.Add([]byte(istioManifests))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, _, err := LoadFiles(context.Background(), []string{"-"}, FileOptions{Stdin: bytes.NewReader(data), MaxDocumentSize: 1 << 20})
 		if err != nil {

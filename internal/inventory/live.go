@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -16,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
@@ -63,6 +66,10 @@ func LoadLive(ctx context.Context, cfg *rest.Config, opts LiveOptions) (*Snapsho
 	if err != nil {
 		return nil, fmt.Errorf("creating client for %s: %w", cfg.Host, err)
 	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating client for %s: %w", cfg.Host, err)
+	}
 	version, err := cs.Discovery().ServerVersion()
 	if err != nil {
 		return nil, fmt.Errorf("connecting to cluster %s: %w", cfg.Host, err)
@@ -72,7 +79,7 @@ func LoadLive(ctx context.Context, cfg *rest.Config, opts LiveOptions) (*Snapsho
 		b.SetCluster(func(c *Cluster) { c.OIDCIssuer = issuer })
 	}
 
-	l := &liveCollector{cs: cs, md: md, b: b, opts: opts}
+	l := &liveCollector{cs: cs, md: md, dyn: dyn, b: b, opts: opts}
 	var done, objects atomic.Int64
 	var progressMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -136,8 +143,14 @@ func oidcIssuer(ctx context.Context, cs kubernetes.Interface) string {
 }
 
 type liveCollector struct {
-	cs   kubernetes.Interface
-	md   metadata.Interface
+	cs  kubernetes.Interface
+	md  metadata.Interface
+	dyn dynamic.Interface
+
+	istioOnce    sync.Once
+	istioVersion string
+	istioErr     error
+
 	b    *Builder
 	opts LiveOptions
 }
@@ -207,7 +220,45 @@ func (l *liveCollector) collect(ctx context.Context, k Kind) (int, error) {
 		})
 		return n, err
 	}
+	if k.IsIstioKind() {
+		return l.istio(ctx, k, ns)
+	}
 	return l.list(ctx, l.listFunc(k, ns), metav1.ListOptions{})
+}
+
+// istio lists a security.istio.io kind through the dynamic client, in the version the
+// server prefers among those kwid reads (v1, v1beta1). A server without Istio's CRDs
+// does not serve the group: the kind is then absent, not an error.
+func (l *liveCollector) istio(ctx context.Context, k Kind, ns string) (int, error) {
+	l.istioOnce.Do(func() { l.istioVersion, l.istioErr = istioServedVersion(ctx, l.cs) })
+	if l.istioErr != nil {
+		return 0, l.istioErr
+	}
+	r := l.dyn.Resource(IstioResource(k, l.istioVersion)).Namespace(ns)
+	return l.list(ctx, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return r.List(ctx, o)
+	}, metav1.ListOptions{})
+}
+
+// istioServedVersion asks discovery (one request) which version of security.istio.io to
+// read; a NotFound error when the group is not served in a version kwid reads.
+func istioServedVersion(ctx context.Context, cs kubernetes.Interface) (string, error) {
+	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/apis/" + IstioSecurityGroup).DoRaw(ctx)
+	if err != nil {
+		return "", err
+	}
+	var g metav1.APIGroup
+	if err := json.Unmarshal(raw, &g); err != nil {
+		return "", fmt.Errorf("reading discovery of %s: %w", IstioSecurityGroup, err)
+	}
+	for _, want := range IstioSecurityVersions {
+		for _, v := range g.Versions {
+			if v.Version == want {
+				return want, nil
+			}
+		}
+	}
+	return "", apierrors.NewNotFound(schema.GroupResource{Group: IstioSecurityGroup}, "versions "+strings.Join(IstioSecurityVersions, ", "))
 }
 
 func (l *liveCollector) listFunc(k Kind, ns string) pager.ListPageFunc {

@@ -122,6 +122,10 @@ func (s *Snapshot) EachOfKind(k Kind, f func(any) bool) bool {
 		return eachOf(s.ValidatingWebhookConfigurations, f)
 	case MutatingWebhookConfigurations:
 		return eachOf(s.MutatingWebhookConfigurations, f)
+	case AuthorizationPolicies:
+		return eachOf(s.AuthorizationPolicies, f)
+	case PeerAuthentications:
+		return eachOf(s.PeerAuthentications, f)
 	}
 	return true
 }
@@ -192,6 +196,10 @@ func newObject(k Kind) k8sruntime.Object {
 		return &admissionregistrationv1.ValidatingWebhookConfiguration{}
 	case MutatingWebhookConfigurations:
 		return &admissionregistrationv1.MutatingWebhookConfiguration{}
+	case AuthorizationPolicies:
+		return &AuthorizationPolicy{}
+	case PeerAuthentications:
+		return &PeerAuthentication{}
 	}
 	return nil
 }

@@ -42,6 +42,9 @@ const (
 	Nodes                           Kind = "Node"
 	ValidatingWebhookConfigurations Kind = "ValidatingWebhookConfiguration"
 	MutatingWebhookConfigurations   Kind = "MutatingWebhookConfiguration"
+	// Istio security.istio.io kinds (v1 or v1beta1), absent where Istio is not installed.
+	AuthorizationPolicies Kind = "AuthorizationPolicy"
+	PeerAuthentications   Kind = "PeerAuthentication"
 )
 
 // AllKinds lists every kind a Snapshot holds, in a stable order.
@@ -50,6 +53,7 @@ var AllKinds = []Kind{
 	Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, ReplicationControllers,
 	Roles, ClusterRoles, RoleBindings, ClusterRoleBindings,
 	ConfigMaps, Nodes, ValidatingWebhookConfigurations, MutatingWebhookConfigurations,
+	AuthorizationPolicies, PeerAuthentications,
 }
 
 // Namespaced reports whether objects of the kind live in a namespace.
@@ -183,6 +187,8 @@ type Snapshot struct {
 	Nodes                           []corev1.Node                                            `json:"nodes,omitempty"`
 	ValidatingWebhookConfigurations []admissionregistrationv1.ValidatingWebhookConfiguration `json:"validatingWebhookConfigurations,omitempty"`
 	MutatingWebhookConfigurations   []admissionregistrationv1.MutatingWebhookConfiguration   `json:"mutatingWebhookConfigurations,omitempty"`
+	AuthorizationPolicies           []AuthorizationPolicy                                    `json:"authorizationPolicies,omitempty"`
+	PeerAuthentications             []PeerAuthentication                                     `json:"peerAuthentications,omitempty"`
 }
 
 // StatusOf returns the collection status of a kind (Absent when unknown).
@@ -255,6 +261,10 @@ func (s *Snapshot) Count(k Kind) int {
 		return len(s.ValidatingWebhookConfigurations)
 	case MutatingWebhookConfigurations:
 		return len(s.MutatingWebhookConfigurations)
+	case AuthorizationPolicies:
+		return len(s.AuthorizationPolicies)
+	case PeerAuthentications:
+		return len(s.PeerAuthentications)
 	}
 	return 0
 }
