@@ -35,6 +35,10 @@ type inputFlags struct {
 	kinds []inventory.Kind
 	// queryNamespace: -n names the namespace a question is about, not a collection scope.
 	queryNamespace bool
+	// multiCluster: --snapshot is repeatable (snapshots) and --context takes a list, for
+	// scans of several clusters (scan_multi.go); set before addFlags.
+	multiCluster bool
+	snapshots    []string
 }
 
 // rbacKinds are what RBAC questions need: the bindings, the roles, and the
@@ -51,7 +55,11 @@ func newInputFlags() *inputFlags {
 func (f *inputFlags) addFlags(fs *pflag.FlagSet) {
 	f.kube.AddFlags(fs)
 	fs.StringArrayVarP(&f.files, "filename", "f", nil, "manifest file or directory (recursive) to read instead of a cluster; repeatable; - for stdin")
-	fs.StringVar(&f.snapshot, "snapshot", "", "saved snapshot file to read instead of a cluster (see kwid snapshot)")
+	if f.multiCluster {
+		fs.StringArrayVar(&f.snapshots, "snapshot", nil, "saved snapshot file to read instead of a cluster (see kwid snapshot); repeatable: several are scanned as several clusters")
+	} else {
+		fs.StringVar(&f.snapshot, "snapshot", "", "saved snapshot file to read instead of a cluster (see kwid snapshot)")
+	}
 	fs.BoolVar(&f.demo, "demo", false, "use the realistic EKS cluster embedded in kwid (no cluster needed)")
 	fs.BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "all namespaces (the default unless -n is given)")
 	fs.BoolVar(&f.secretData, "include-secret-data", false, "read Secret data and every Secret type (needed by static-credential checks); off: only ServiceAccount token Secrets' metadata")

@@ -50,6 +50,7 @@ Exit codes: 0 no finding at or above --fail-on (or no --fail-on), 1 error, 2 usa
 			return o.run(cmd, g, streams)
 		},
 	}
+	o.input.multiCluster = true
 	o.input.addFlags(cmd.Flags())
 	o.input.addCloudFlag(cmd.Flags())
 	cmd.Flags().StringArrayVarP(&o.outputs, "output", "o", []string{"table"}, "output format: "+strings.Join(report.Formats, ", ")+"; FORMAT=FILE writes to a file; repeatable")
@@ -121,6 +122,11 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	cfg, err := loadConfig(o.config)
 	if err != nil {
 		return err
+	}
+	if multi, err := o.input.multi(); err != nil {
+		return err
+	} else if multi {
+		return o.runMulti(cmd, g, streams, outs, failOn, custom, base, cfg)
 	}
 	in, err := o.input.load(cmd.Context(), g, streams, cmd.Flags())
 	if err != nil {
