@@ -184,7 +184,7 @@ func (s *State) Start(ctx context.Context) error {
 		g.Go(func() error {
 			srcs := sources(cs, md, k, s.opts.Namespace)
 			if k.IsIstioKind() {
-				srcs = istioSources(dyn, k, s.opts.Namespace)
+				srcs = istioSources(cs, dyn, k, s.opts.Namespace)
 			}
 			st, err := s.startKind(ctx, gctx, k, srcs)
 			if ctx.Err() != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/kwid-dev/kwid/internal/report"
@@ -51,6 +52,9 @@ func (w *APIReportWriter) Write(ctx context.Context, reports []any) (WriteStats,
 		w.written = existing
 	}
 	want := map[string]bool{}
+	// A namespace that cannot take its report (being deleted, say) does not stop the
+	// others: errors are collected and returned together.
+	var errs []error
 	for _, r := range reports {
 		obj, err := toUnstructured(r)
 		if err != nil {
@@ -67,7 +71,9 @@ func (w *APIReportWriter) Write(ctx context.Context, reports []any) (WriteStats,
 			continue
 		}
 		if _, err := w.resource(ns).Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
-			return st, fmt.Errorf("applying %s %s: %w", obj.GetKind(), describeNS(ns), err)
+			errs = append(errs, fmt.Errorf("applying %s %s: %w", obj.GetKind(), describeNS(ns), err))
+			w.written[ns] = nil // content unknown: applied again next time, deleted if stale
+			continue
 		}
 		w.written[ns] = data
 		st.Applied++
@@ -78,12 +84,13 @@ func (w *APIReportWriter) Write(ctx context.Context, reports []any) (WriteStats,
 		}
 		err := w.resource(ns).Delete(ctx, report.PolicyReportName, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return st, fmt.Errorf("deleting the PolicyReport of %s: %w", describeNS(ns), err)
+			errs = append(errs, fmt.Errorf("deleting the PolicyReport of %s: %w", describeNS(ns), err))
+			continue
 		}
 		delete(w.written, ns)
 		st.Deleted++
 	}
-	return st, nil
+	return st, errors.Join(errs...)
 }
 
 // existing lists the reports kwid wrote before (by an earlier run or another replica), so

@@ -230,7 +230,7 @@ func (l *liveCollector) collect(ctx context.Context, k Kind) (int, error) {
 // server prefers among those kwid reads (v1, v1beta1). A server without Istio's CRDs
 // does not serve the group: the kind is then absent, not an error.
 func (l *liveCollector) istio(ctx context.Context, k Kind, ns string) (int, error) {
-	l.istioOnce.Do(func() { l.istioVersion, l.istioErr = istioServedVersion(ctx, l.cs) })
+	l.istioOnce.Do(func() { l.istioVersion, l.istioErr = IstioServedVersion(ctx, l.cs) })
 	if l.istioErr != nil {
 		return 0, l.istioErr
 	}
@@ -242,7 +242,7 @@ func (l *liveCollector) istio(ctx context.Context, k Kind, ns string) (int, erro
 
 // istioServedVersion asks discovery (one request) which version of security.istio.io to
 // read; a NotFound error when the group is not served in a version kwid reads.
-func istioServedVersion(ctx context.Context, cs kubernetes.Interface) (string, error) {
+func IstioServedVersion(ctx context.Context, cs kubernetes.Interface) (string, error) {
 	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/apis/" + IstioSecurityGroup).DoRaw(ctx)
 	if err != nil {
 		return "", err
