@@ -1,8 +1,8 @@
 package admission
 
 import (
-	"cmp"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"

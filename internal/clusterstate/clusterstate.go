@@ -684,29 +684,7 @@ func indexersFor(k inventory.Kind) cache.Indexers {
 
 // PodSpecOf returns the pod spec of a workload object (a Pod or a controller's template),
 // or nil for other objects.
-func PodSpecOf(obj runtime.Object) *corev1.PodSpec {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		return &o.Spec
-	case *appsv1.Deployment:
-		return &o.Spec.Template.Spec
-	case *appsv1.StatefulSet:
-		return &o.Spec.Template.Spec
-	case *appsv1.DaemonSet:
-		return &o.Spec.Template.Spec
-	case *appsv1.ReplicaSet:
-		return &o.Spec.Template.Spec
-	case *batchv1.Job:
-		return &o.Spec.Template.Spec
-	case *batchv1.CronJob:
-		return &o.Spec.JobTemplate.Spec.Template.Spec
-	case *corev1.ReplicationController:
-		if o.Spec.Template != nil {
-			return &o.Spec.Template.Spec
-		}
-	}
-	return nil
-}
+func PodSpecOf(obj runtime.Object) *corev1.PodSpec { return inventory.PodSpecOf(obj) }
 
 func workloadServiceAccount(obj any) ([]string, error) {
 	o, ok := obj.(runtime.Object)

@@ -1,29 +1,18 @@
 package remediation
 
 import (
+	"github.com/kwid-dev/kwid/internal/inventory"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// podSpec returns the pod template spec of a workload controller.
+// podSpec returns the pod template spec of a workload controller (an empty one for other
+// objects, which the planner never passes).
 func podSpec(obj runtime.Object) *corev1.PodSpec {
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		return &o.Spec.Template.Spec
-	case *appsv1.StatefulSet:
-		return &o.Spec.Template.Spec
-	case *appsv1.DaemonSet:
-		return &o.Spec.Template.Spec
-	case *appsv1.ReplicaSet:
-		return &o.Spec.Template.Spec
-	case *batchv1.CronJob:
-		return &o.Spec.JobTemplate.Spec.Template.Spec
-	case *corev1.ReplicationController:
-		if o.Spec.Template != nil {
-			return &o.Spec.Template.Spec
-		}
+	if spec := inventory.PodSpecOf(obj); spec != nil {
+		return spec
 	}
 	return &corev1.PodSpec{}
 }
