@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -228,3 +229,28 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 var quiet = slog.New(slog.DiscardHandler)
+
+// failingWriter writes nothing and fails, as when a namespace is being deleted.
+type failingWriter struct{}
+
+func (failingWriter) Write(context.Context, []any) (WriteStats, error) {
+	return WriteStats{}, errors.New(`policyreports.wgpolicyk8s.io "kwid" is forbidden: namespace is being terminated`)
+}
+
+// A report that cannot be written does not hide the findings from the metrics.
+func TestMetricsFollowFindingsWhenWritesFail(t *testing.T) {
+	src := &fakeSource{snap: load(t, violating)}
+	c := New(src, failingWriter{}, NewMetrics(prometheus.NewRegistry(), src), Options{Logger: quiet})
+	if err := c.Evaluate(context.Background()); err == nil {
+		t.Fatal("Evaluate should report the write failure")
+	}
+	if got := testutil.ToFloat64(c.metrics.findings.WithLabelValues("KW-CRED-001", "high", "team")); got != 1 {
+		t.Errorf("kwid_findings{check=KW-CRED-001} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(c.metrics.evaluations.WithLabelValues("error")); got != 1 {
+		t.Errorf("kwid_evaluations_total{result=error} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(c.metrics.lastSuccess); got != 0 {
+		t.Errorf("last success set by a failed evaluation: %v", got)
+	}
+}

@@ -53,12 +53,14 @@ func NewMetrics(reg prometheus.Registerer, src Source) *Metrics {
 
 func (m *Metrics) observe(scan *report.Scan, took time.Duration, err error) {
 	m.duration.Observe(took.Seconds())
+	// The findings are known even when some report could not be written (a namespace
+	// being deleted, say): the gauges follow the evaluation, the counter says it failed.
 	if err != nil {
 		m.evaluations.WithLabelValues("error").Inc()
-		return
+	} else {
+		m.evaluations.WithLabelValues("ok").Inc()
+		m.lastSuccess.Set(float64(time.Now().Unix()))
 	}
-	m.evaluations.WithLabelValues("ok").Inc()
-	m.lastSuccess.Set(float64(time.Now().Unix()))
 
 	type key struct{ check, severity, namespace string }
 	counts := map[key]int{}
