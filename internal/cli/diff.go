@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
 
 	"github.com/kwid-dev/kwid/internal/checks"
+	"github.com/kwid-dev/kwid/internal/cloud"
 	"github.com/kwid-dev/kwid/internal/drift"
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/report"
@@ -36,6 +38,8 @@ type diffOptions struct {
 	config     string
 	kubeconfig string
 	maxDocMiB  int
+	// cloud applies to both sides; oldCloud and newCloud to one (docs/cloud.md).
+	cloud, oldCloud, newCloud []string
 }
 
 func newDiffCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -78,7 +82,23 @@ could not be read.`,
 	cmd.Flags().StringVar(&o.config, "config", "", "YAML file tuning the checks on both sides (see kwid scan --config)")
 	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for context:NAME sides (default: KUBECONFIG or ~/.kube/config)")
 	cmd.Flags().IntVar(&o.maxDocMiB, "max-document-size", o.maxDocMiB, "largest YAML document read from files, in MiB")
+	cmd.Flags().StringArrayVar(&o.cloud, "cloud", nil, "cloud CLI JSON (file or directory, see docs/cloud.md) for both sides; repeatable")
+	cmd.Flags().StringArrayVar(&o.oldCloud, "old-cloud", nil, "cloud CLI JSON for OLD only (with --cloud: added to it); repeatable")
+	cmd.Flags().StringArrayVar(&o.newCloud, "new-cloud", nil, "cloud CLI JSON for NEW only (with --cloud: added to it); repeatable")
 	return cmd
+}
+
+// loadCloud reads one side's cloud input (nil when none is given).
+func (o *diffOptions) loadCloud(label string, side []string) (*cloud.Inventory, error) {
+	paths := append(slices.Clone(o.cloud), side...)
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	inv, err := cloud.Load(paths)
+	if err != nil {
+		return nil, fmt.Errorf("%s cloud input: %w", label, err)
+	}
+	return inv, nil
 }
 
 func (o *diffOptions) run(ctx context.Context, g *globalOptions, streams genericiooptions.IOStreams, oldArg, newArg string) error {
@@ -112,6 +132,15 @@ func (o *diffOptions) run(ctx context.Context, g *globalOptions, streams generic
 			return sideError(side.label, side.arg, err)
 		}
 	}
+	// The cloud side is small and its errors are the user's to fix first.
+	oldCloud, err := o.loadCloud("OLD", o.oldCloud)
+	if err != nil {
+		return err
+	}
+	newCloud, err := o.loadCloud("NEW", o.newCloud)
+	if err != nil {
+		return err
+	}
 	var old, new *drift.Side
 	var inputErrors int
 	var mu sync.Mutex
@@ -123,7 +152,11 @@ func (o *diffOptions) run(ctx context.Context, g *globalOptions, streams generic
 		mu.Lock()
 		inputErrors += len(l.errors)
 		mu.Unlock()
-		return drift.NewSide(drift.AbsentAsEmpty(l.snap), cfg), nil
+		c := oldCloud
+		if label == "NEW" {
+			c = newCloud
+		}
+		return drift.NewSideWithCloud(drift.AbsentAsEmpty(l.snap), cfg, c), nil
 	}
 	if strings.HasPrefix(oldArg, contextPrefix) || strings.HasPrefix(newArg, contextPrefix) {
 		// A live side waits on the network: collect both at once.

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/kwid-dev/kwid/internal/checks"
+	"github.com/kwid-dev/kwid/internal/cloud"
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/rbac"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -224,12 +225,17 @@ type pathKey struct {
 }
 
 // NewSide scans a Snapshot with a configuration (nil: the defaults).
-func NewSide(s *inventory.Snapshot, cfg *checks.Config) *Side {
+func NewSide(s *inventory.Snapshot, cfg *checks.Config) *Side { return NewSideWithCloud(s, cfg, nil) }
+
+// NewSideWithCloud scans a Snapshot with its cloud side (nil: none), so that cloud checks
+// run and paths to cloud roles follow what the clouds' trust really admits.
+func NewSideWithCloud(s *inventory.Snapshot, cfg *checks.Config, c *cloud.Inventory) *Side {
 	if cfg == nil {
 		cfg = checks.DefaultConfig()
 	}
 	in := checks.NewInput(s)
 	in.Config = cfg
+	in.Cloud = c
 	res := checks.Run(in)
 	var paths map[Identity][]string
 	var cloudPaths map[pathKey][]string
