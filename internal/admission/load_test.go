@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -12,8 +13,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -161,45 +167,24 @@ func TestLoad(t *testing.T) {
 	defer cancel()
 	go func() { _ = (&Server{CertFile: certs.CertFile, KeyFile: certs.KeyFile, Handler: h}).Serve(ctx, ln) }()
 	url := "https://" + ln.Addr().String() + ValidatePath
-	// Like the API server's webhook client: HTTP/2 over a few TLS connections.
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: certs.Pool}, ForceAttemptHTTP2: true, MaxConnsPerHost: 4,
-	}}
 
-	// Warm up connections and caches.
-	for i := range 200 {
-		if _, err := send(client, url, bodies[i%len(bodies)]); err != nil {
-			t.Fatal(err)
-		}
+	// The server runs with kwid webhook's GC target unless GOGC says otherwise.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(DefaultGCPercent))
 	}
-
-	total := int(loadDuration.Seconds() * float64(*loadRate))
-	interval := time.Second / time.Duration(*loadRate)
-	lat := make([]time.Duration, total)
-	var errs, denied atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
+	var res loadResult
 	cpu0 := cpuTime()
-	begin := time.Now()
-	for i := range total {
-		at := begin.Add(time.Duration(i) * interval)
-		time.Sleep(time.Until(at))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			allowed, err := send(client, url, bodies[i%len(bodies)])
-			lat[i] = time.Since(at)
-			if err != nil {
-				errs.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-			} else if !allowed {
-				denied.Add(1)
-			}
-		}()
+	if *loadClient == "inprocess" {
+		res = runLoad(t, url, certs.CAPEM, bodies, *loadRate, *loadDuration)
+	} else {
+		res = runLoadProcess(t, url, certs.CAPEM, bodies)
 	}
-	wg.Wait()
-	elapsed := time.Since(begin)
-	cpu := cpuTime() - cpu0
+	serverCPU := cpuTime() - cpu0
+	total := len(res.Latency)
+	lat := make([]time.Duration, total)
+	for i, l := range res.Latency {
+		lat[i] = time.Duration(l)
+	}
 	// The kinds of the slowest 1% of requests: where the tail comes from.
 	order := make([]int, total)
 	for i := range order {
@@ -216,15 +201,136 @@ func TestLoad(t *testing.T) {
 	}
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	t.Logf("%d requests in %v (%.0f/s) over TLS on loopback, %d CPUs, cluster %s", total, elapsed.Round(time.Millisecond),
-		float64(total)/elapsed.Seconds(), runtime.GOMAXPROCS(0), *loadSize)
+	t.Logf("%d requests in %v (%.0f/s) over TLS on loopback, %d CPUs, cluster %s, client %s", total, time.Duration(res.Elapsed).Round(time.Millisecond),
+		float64(total)/time.Duration(res.Elapsed).Seconds(), runtime.GOMAXPROCS(0), *loadSize, *loadClient)
 	t.Logf("latency p50 %v  p90 %v  p99 %v  p99.9 %v  max %v", pct(.50).Round(time.Microsecond), pct(.90).Round(time.Microsecond),
 		pct(.99).Round(time.Microsecond), pct(.999).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
-	t.Logf("CPU (server and load client together) %v: %.3f ms per request", cpu.Round(time.Millisecond), float64(cpu.Microseconds())/1000/float64(total))
+	t.Logf("CPU of this process (the server, and the client when in process) %v: %.3f ms per request", serverCPU.Round(time.Millisecond), float64(serverCPU.Microseconds())/1000/float64(total))
 	t.Logf("kinds of the slowest 1%%: %v", tailKinds)
-	t.Logf("errors %d, denied %d (%.1f%%)", errs.Load(), denied.Load(), 100*float64(denied.Load())/float64(total))
-	if e := firstErr.Load(); e != nil {
-		t.Errorf("%d requests failed; first: %v", errs.Load(), e)
+	t.Logf("errors %d, denied %d (%.1f%%)", res.Errors, res.Denied, 100*float64(res.Denied)/float64(total))
+	if res.Errors > 0 {
+		t.Errorf("%d requests failed; first: %v", res.Errors, res.FirstError)
+	}
+}
+
+var loadClient = flag.String("webhook-load-client", "process", "TestLoad: run the load client in its own process (process, as the API server is) or in the test's (inprocess)")
+
+// loadResult is what a load client measured.
+type loadResult struct {
+	Latency        []int64 // ns, from each request's scheduled send time
+	Elapsed        int64   // ns
+	Errors, Denied int64
+	FirstError     string
+}
+
+// runLoad sends bodies at a fixed rate (open loop) over HTTP/2 and TLS, as the API
+// server's webhook client does, after a warm-up.
+func runLoad(t testing.TB, url string, caPEM []byte, bodies [][]byte, rate int, duration time.Duration) loadResult {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxConnsPerHost: 4,
+	}}
+	for i := range 200 {
+		if _, err := send(client, url, bodies[i%len(bodies)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := int(duration.Seconds() * float64(rate))
+	interval := time.Second / time.Duration(rate)
+	res := loadResult{Latency: make([]int64, total)}
+	var errs, denied atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for i := range total {
+		at := begin.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(at))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			allowed, err := send(client, url, bodies[i%len(bodies)])
+			res.Latency[i] = int64(time.Since(at))
+			if err != nil {
+				errs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+			} else if !allowed {
+				denied.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = int64(time.Since(begin))
+	res.Errors, res.Denied = errs.Load(), denied.Load()
+	if e, ok := firstErr.Load().(string); ok {
+		res.FirstError = e
+	}
+	return res
+}
+
+// runLoadProcess runs the load client in a child process (this test binary, running
+// TestLoadClient), so that the server's process holds only the server: its garbage
+// collector works for the webhook alone, as it does in a cluster.
+func runLoadProcess(t *testing.T, url string, caPEM []byte, bodies [][]byte) loadResult {
+	dir := t.TempDir()
+	in, err := json.Marshal(loadJob{URL: url, CAPEM: caPEM, Bodies: bodies, Rate: *loadRate, Duration: *loadDuration})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, out := filepath.Join(dir, "job.json"), filepath.Join(dir, "result.json")
+	if err := os.WriteFile(job, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestLoadClient$", "-test.v")
+	// The client's runtime keeps its defaults, whatever GOGC or GOMEMLIMIT the server has.
+	env := slices.DeleteFunc(os.Environ(), func(e string) bool {
+		return strings.HasPrefix(e, "GOGC=") || strings.HasPrefix(e, "GOMEMLIMIT=")
+	})
+	cmd.Env = append(env, "KWID_LOAD_JOB="+job, "KWID_LOAD_RESULT="+out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("load client: %v\n%s", err, b)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res loadResult
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// loadJob is what TestLoad gives its client process.
+type loadJob struct {
+	URL      string
+	CAPEM    []byte
+	Bodies   [][]byte
+	Rate     int
+	Duration time.Duration
+}
+
+// TestLoadClient is TestLoad's client process; it runs only when TestLoad starts it.
+func TestLoadClient(t *testing.T) {
+	jobFile, outFile := os.Getenv("KWID_LOAD_JOB"), os.Getenv("KWID_LOAD_RESULT")
+	if jobFile == "" || outFile == "" {
+		t.Skip("the load test's client process: started by TestLoad")
+	}
+	data, err := os.ReadFile(jobFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job loadJob
+	if err := json.Unmarshal(data, &job); err != nil {
+		t.Fatal(err)
+	}
+	res := runLoad(t, job.URL, job.CAPEM, job.Bodies, job.Rate, job.Duration)
+	out, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(outFile, out, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

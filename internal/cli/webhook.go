@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,6 +26,7 @@ type webhookOptions struct {
 	checkModes []string
 	addr       string
 	config     string
+	gcPercent  int
 }
 
 func newWebhookCommand(g *globalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -70,12 +72,21 @@ deploy/webhook/ for a ValidatingWebhookConfiguration.`,
 	cmd.Flags().StringArrayVar(&o.checkModes, "check-mode", nil, "mode of one check, ID=MODE (repeatable), e.g. KW-SA-002=audit")
 	cmd.Flags().StringVar(&o.addr, "addr", ":8443", "address to serve HTTPS on")
 	cmd.Flags().StringVar(&o.config, "config", "", "YAML file tuning the checks (as kwid scan --config): allowlist, severity overrides, disabled checks")
+	cmd.Flags().IntVar(&o.gcPercent, "gc-percent", admission.DefaultGCPercent, "Go GC target (as GOGC): higher means rarer collections of the cluster state, a shorter latency tail and more memory; 0 keeps the runtime's (GOGC)")
 	return cmd
 }
 
 func (o *webhookOptions) run(ctx context.Context, g *globalOptions, streams genericiooptions.IOStreams) error {
 	if o.certFile == "" || o.keyFile == "" {
 		return usageErrorf("--tls-cert and --tls-key are required")
+	}
+	if o.gcPercent < 0 {
+		return usageErrorf("--gc-percent must be 0 (the runtime's) or positive, got %d", o.gcPercent)
+	}
+	if o.gcPercent > 0 {
+		// The informer state is a large live heap that every GC cycle marks; marking takes a
+		// core for a while and delays the requests meanwhile (docs/performance.md).
+		debug.SetGCPercent(o.gcPercent)
 	}
 	modes := admission.Modes{}
 	if o.mode != "" {
