@@ -79,7 +79,9 @@ func (b *builder) nodePrimitives(from int32, v view) {
 	}
 	// P16: relabel a namespace where the candidate runs pods to lift Pod Security.
 	if !ctl && v.any(cPatchNS) {
-		for _, ns := range v.both(cPatchNS, cRunPod) {
+		// One namespace where both hold is enough (the first, as evidence).
+		if both := v.both(cPatchNS, cRunPod); len(both) > 0 {
+			ns := both[0]
 			where := ns
 			if ns == "*" {
 				where = b.namespaces[0] // every namespace is closed (no ctl)
@@ -87,7 +89,6 @@ func (b *builder) nodePrimitives(from int32, v view) {
 			gp, _ := v.at(cPatchNS, ns)
 			gr, _ := v.at(cRunPod, ns)
 			b.combinedEdge(from, anyNodeID(), P16, fmt.Sprintf("patch namespace %s (%s), which enforces Pod Security %s, to set pod-security.kubernetes.io/enforce=privileged, then create a privileged pod there (%s)", where, grantLine(gp), b.psaLevel[where], grantLine(gr)), nil, gp, gr)
-			break
 		}
 	}
 	// P18: cordon or taint the other nodes, delete or evict pods: their replacements land on

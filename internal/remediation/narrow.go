@@ -87,15 +87,14 @@ func (p *planner) narrowRole(rref inventory.ObjectRef, spec narrowSpec, label st
 	if !ok {
 		return nil // a dangling roleRef grants nothing to narrow
 	}
-	narrowed, n := rbac.Without(rules, spec.drop, spec.expandAll)
-	if n.Rewritten == 0 {
+	if _, n := rbac.Without(rules, spec.drop, spec.expandAll); n.Rewritten == 0 {
 		return nil
 	}
 	if !sharedRole(meta, aggregated) {
 		file := fmt.Sprintf("%s-%s.yaml", strings.ToLower(string(rref.Kind)), strings.Trim(rref.Namespace+"-"+rref.Name, "-"))
 		o := p.object(file, func() runtime.Object { return p.cleanRole(rref) })
 		current := roleRules(o.Object)
-		narrowed, n = rbac.Without(current, spec.drop, spec.expandAll)
+		narrowed, n := rbac.Without(current, spec.drop, spec.expandAll)
 		setRoleRules(o.Object, narrowed)
 		o.Fixes = appendOnce(o.Fixes, label)
 		o.Why = fmt.Sprintf("%s no longer grants %s", rref, p.whatOf(o, spec))
