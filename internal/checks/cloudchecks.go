@@ -330,7 +330,7 @@ var wiIRSAWildcardCheck = register(&Check{
 					scope = "every ServiceAccount of namespace " + ns + " matching the pattern, present or future"
 				}
 			}
-			if any.Result == cloud.Yes && hasSubCondition(role, c.Issuer, any.Allow) == false {
+			if any.Result == cloud.Yes && !hasSubCondition(role, c.Issuer, any.Allow) {
 				continue // no sub condition at all: KW-WI-AWS-001
 			}
 			mapped := mappedTo(in, bindings, role.ARN)
