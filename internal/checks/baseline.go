@@ -127,11 +127,7 @@ func WriteBaseline(w io.Writer, findings []Finding) error {
 			b.Entries = append(b.Entries, e)
 		}
 	}
-	js, err := json.Marshal(b)
-	if err != nil {
-		return err
-	}
-	y, err := yaml.JSONToYAML(js)
+	y, err := yaml.Marshal(b)
 	if err != nil {
 		return err
 	}

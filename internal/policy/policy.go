@@ -7,7 +7,6 @@
 package policy
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -256,11 +255,7 @@ func kindOf(resource string) string {
 
 func writeDocs(w io.Writer, docs []any) error {
 	for i, d := range docs {
-		js, err := json.Marshal(d)
-		if err != nil {
-			return err
-		}
-		y, err := yaml.JSONToYAML(js)
+		y, err := yaml.Marshal(d)
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/kwid-dev/kwid/internal/checks"
-	"sigs.k8s.io/yaml"
 )
 
 // MultiScan is the result of one `kwid scan` over several clusters (docs/json-output.md):
@@ -96,16 +95,7 @@ func WriteMulti(w io.Writer, format string, m *MultiScan, color bool) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(m)
 	case "yaml":
-		js, err := json.Marshal(m)
-		if err != nil {
-			return err
-		}
-		y, err := yaml.JSONToYAML(js)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(y)
-		return err
+		return writeYAML(w, m)
 	case "markdown":
 		for _, s := range m.Clusters {
 			if err := WriteMarkdown(w, s); err != nil {

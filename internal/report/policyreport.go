@@ -1,14 +1,12 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 
 	"github.com/kwid-dev/kwid/internal/checks"
 	"github.com/kwid-dev/kwid/internal/inventory"
-	"sigs.k8s.io/yaml"
 )
 
 // PolicyReport API (wgpolicyk8s.io/v1alpha2), the fields kwid writes.
@@ -131,23 +129,8 @@ func objectRef(r inventory.ObjectRef) policyReportRef {
 
 // WritePolicyReports renders the reports as multi-document YAML for kubectl apply.
 func WritePolicyReports(w io.Writer, s *Scan) error {
-	for i, r := range PolicyReports(s) {
-		js, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		y, err := yaml.JSONToYAML(js)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			if _, err := io.WriteString(w, "---\n"); err != nil {
-				return err
-			}
-		}
-		if _, err := w.Write(y); err != nil {
-			return fmt.Errorf("writing PolicyReports: %w", err)
-		}
+	if err := writeYAML(w, PolicyReports(s)...); err != nil {
+		return fmt.Errorf("writing PolicyReports: %w", err)
 	}
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/kwid-dev/kwid/internal/checks"
 	"github.com/kwid-dev/kwid/internal/inventory"
-	"sigs.k8s.io/yaml"
 )
 
 // APIVersion versions the scan result document.
@@ -113,16 +112,7 @@ func Write(w io.Writer, format string, s *Scan) error {
 	case "json":
 		return writeJSON(w, s)
 	case "yaml":
-		js, err := json.Marshal(s)
-		if err != nil {
-			return err
-		}
-		y, err := yaml.JSONToYAML(js)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(y)
-		return err
+		return writeYAML(w, s)
 	case "table", "":
 		return WriteTable(w, s, false)
 	}
