@@ -99,7 +99,7 @@ func (m Modes) For(f *checks.Finding) Mode {
 // can become a ServiceAccount mapped to a cloud role: they need the whole graph; the
 // controller and kwid scan report them).
 func excluded(c *checks.Check) bool {
-	return strings.HasPrefix(c.ID, "KW-AUD-") || c.ID == "KW-ESC-009" || c.ID == "KW-WI-AWS-006"
+	return strings.HasPrefix(c.ID, "KW-AUD-") || c.WholeGraph
 }
 
 // workloadChecks are the checks that report findings about Pods and pod templates. A

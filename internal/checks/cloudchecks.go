@@ -573,11 +573,12 @@ var wiOverPrivilegedCheck = register(&Check{
 // --- KW-WI-AWS-006 ------------------------------------------------------------------------
 
 var wiWhoCanBecomeCheck = register(&Check{
-	ID:       "KW-WI-AWS-006",
-	Title:    "Who can become a ServiceAccount mapped to a cloud role",
-	Severity: Medium,
-	Reads:    append(slices.Clone(rbacKinds), workloadKinds...),
-	Refs:     []string{wiRefEKSBestPractice, "kwid paths --to cloud:ROLE"},
+	ID:         "KW-WI-AWS-006",
+	Title:      "Who can become a ServiceAccount mapped to a cloud role",
+	Severity:   Medium,
+	WholeGraph: true,
+	Reads:      append(slices.Clone(rbacKinds), workloadKinds...),
+	Refs:       []string{wiRefEKSBestPractice, "kwid paths --to cloud:ROLE"},
 	Summary: "Whoever can act as a ServiceAccount (create its pods or tokens, exec into its pods, read its token " +
 		"Secrets, impersonate it, or reach its pods through a node) holds the cloud role it maps to. One finding per " +
 		"mapped ServiceAccount that subjects other than itself can become by their own rights, naming them and " +

@@ -136,11 +136,12 @@ func ParseHopLine(line string) (primitive, from, to string, ok bool) {
 }
 
 var graphAdminPathCheck = register(&Check{
-	ID:       "KW-ESC-009",
-	Title:    "Multi-hop path to cluster-admin",
-	Severity: Critical,
-	Reads:    append(append([]inventory.Kind{inventory.ServiceAccounts, inventory.Secrets, inventory.Nodes, inventory.ConfigMaps}, rbacKinds...), workloadKinds...),
-	Refs:     []string{"kwid escalation primitives P1-P17 (composition)", "Kubernetes RBAC good practices"},
+	ID:         "KW-ESC-009",
+	Title:      "Multi-hop path to cluster-admin",
+	Severity:   Critical,
+	WholeGraph: true,
+	Reads:      append(append([]inventory.Kind{inventory.ServiceAccounts, inventory.Secrets, inventory.Nodes, inventory.ConfigMaps}, rbacKinds...), workloadKinds...),
+	Refs:       []string{"kwid escalation primitives P1-P17 (composition)", "Kubernetes RBAC good practices"},
 	Summary: "Every identity (ServiceAccount, user, group) that is not itself an admin but can become cluster-admin " +
 		"by chaining escalation primitives: create a pod as a powerful ServiceAccount, read its token Secret, exec into " +
 		"its pod, impersonate, bind, approve a CSR, write aws-auth, break out to a node and take the tokens of its pods. " +

@@ -1,10 +1,13 @@
 package checks
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kwid-dev/kwid/internal/cloud"
+	"github.com/kwid-dev/kwid/internal/inventory"
 )
 
 func TestAdminPathCheck(t *testing.T) {
@@ -86,5 +89,26 @@ func TestParseHopLine(t *testing.T) {
 	}
 	if _, _, _, ok := ParseHopLine("rank 1 of 2"); ok {
 		t.Error("parsed a rank line")
+	}
+}
+
+// TestWholeGraphMarksGraphChecks: exactly the checks that build the identity graph are
+// marked WholeGraph (kwid webhook relies on the mark to leave them to the controller).
+func TestWholeGraphMarksGraphChecks(t *testing.T) {
+	s, err := inventory.LoadDemo(context.Background(), inventory.Options{SecretData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cloud.LoadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, check := range All() {
+		in := NewInput(s)
+		in.Cloud = c
+		Run(in, check)
+		if built := in.graph.g != nil; built != check.WholeGraph {
+			t.Errorf("%s: builds the graph %v, marked WholeGraph %v", check.ID, built, check.WholeGraph)
+		}
 	}
 }

@@ -16,13 +16,16 @@ import (
 
 // Check is one entry of the catalog.
 type Check struct {
-	ID       string             `json:"id"`
-	Title    string             `json:"title"`
-	Severity Severity           `json:"severity"` // the default; findings may raise or lower it
-	Reads    []inventory.Kind   `json:"reads"`
-	Refs     []string           `json:"references"`
-	Summary  string             `json:"description"`
-	run      func(*Input, *run) `json:"-"`
+	ID       string           `json:"id"`
+	Title    string           `json:"title"`
+	Severity Severity         `json:"severity"` // the default; findings may raise or lower it
+	Reads    []inventory.Kind `json:"reads"`
+	Refs     []string         `json:"references"`
+	Summary  string           `json:"description"`
+	// WholeGraph: the check searches the identity graph of the whole cluster, so it cannot
+	// judge one object under admission on a small neighbourhood (kwid webhook skips it).
+	WholeGraph bool               `json:"-"`
+	run        func(*Input, *run) `json:"-"`
 }
 
 // Input is what every check reads.
