@@ -1,7 +1,7 @@
 package drift
 
 import (
-	"cmp"
+	"maps"
 	"slices"
 	"strings"
 
@@ -169,7 +169,7 @@ func scopesOf(srs []rbac.ScopedRules) scopeRules {
 // cover is left to the cluster-wide scope, so a cluster-wide grant is reported once.
 func scopeDiff(from scopeRules, against ...scopeRules) []Scope {
 	var out []Scope
-	for _, ns := range sortedKeys(from) {
+	for _, ns := range slices.Sorted(maps.Keys(from)) {
 		var atoms []atom
 		for _, a := range atomsOf(from[ns], ns != "") {
 			if inScope(&a, ns, against) || (ns != "" && coveredBy(&a, from[""])) {
@@ -192,13 +192,4 @@ func inScope(a *atom, ns string, sets []scopeRules) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmp.Compare)
-	return keys
 }

@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 
@@ -37,7 +38,7 @@ func (ix *Index) Access(u User, namespace string) []ScopedRules {
 		}
 	}
 	out := make([]ScopedRules, 0, len(byScope))
-	for _, ns := range sortedKeys(byScope) {
+	for _, ns := range slices.Sorted(maps.Keys(byScope)) {
 		sr := byScope[ns]
 		sr.Rules = Compact(sr.Rules)
 		out = append(out, *sr)

@@ -3,6 +3,7 @@ package rbac
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/kwid-dev/kwid/internal/inventory"
@@ -176,7 +177,7 @@ func (ix *Index) ClusterRoleRules(name string) ([]rbacv1.PolicyRule, bool) {
 func (ix *Index) Bindings() []*Binding {
 	out := make([]*Binding, 0, ix.count)
 	out = append(out, ix.clusterBindings...)
-	for _, ns := range sortedKeys(ix.nsBindings) {
+	for _, ns := range slices.Sorted(maps.Keys(ix.nsBindings)) {
 		out = append(out, ix.nsBindings[ns]...)
 	}
 	return out
@@ -326,13 +327,4 @@ func AggregateClusterRoles(crs []rbacv1.ClusterRole) (map[string][]rbacv1.Policy
 		}
 	}
 	return rules, computed
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 
@@ -84,7 +85,7 @@ func (ix *Index) WhoCan(r Request, anyNamespace bool, sas []inventory.ObjectRef)
 			visit(b)
 		}
 	case anyNamespace && r.IsResource() && Namespaced(r.APIGroup, r.Resource):
-		for _, ns := range sortedKeys(ix.nsBindings) {
+		for _, ns := range slices.Sorted(maps.Keys(ix.nsBindings)) {
 			for _, b := range ix.nsBindings[ns] {
 				visit(b)
 			}

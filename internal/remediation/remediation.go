@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -73,7 +74,7 @@ func Build(s *inventory.Snapshot, findings []checks.Finding) (*Plan, error) {
 		}
 	}
 	plan := &Plan{Deletions: p.deletions, Manual: p.manual}
-	for _, name := range sortedKeys(p.objects) {
+	for _, name := range slices.Sorted(maps.Keys(p.objects)) {
 		plan.Objects = append(plan.Objects, *p.objects[name])
 	}
 	return plan, nil
@@ -488,12 +489,3 @@ func manifest(obj runtime.Object) ([]byte, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
