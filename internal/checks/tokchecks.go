@@ -1,13 +1,8 @@
 package checks
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,6 +13,7 @@ import (
 
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/rbac"
+	"github.com/kwid-dev/kwid/internal/token"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -155,23 +151,20 @@ var tokLegacyUsageCheck = register(&Check{
 // never prints them.
 
 const (
-	tokMaxJWTSize        = 64 << 10
-	tokLegacyIssuer      = "kubernetes/serviceaccount"
-	tokLegacyClaimPrefix = "kubernetes.io/serviceaccount/"
-	tokMaxJWTsPerValue   = 16
-	tokMaxScannedValue   = 4 << 20
+	tokMaxJWTsPerValue = 16
+	tokMaxScannedValue = 4 << 20
 )
 
 // tokJWT is what a JWT says about itself (unverified).
 type tokJWT struct {
-	Size     int
-	Hash     string // first 8 hex digits of the token's SHA-256
-	Alg      string
-	Issuer   string
-	Subject  string
-	Audience []string
-	Expiry   *time.Time
-	IssuedAt *time.Time
+	Size        int
+	Fingerprint string // token.Token's: a prefix of the token's SHA-256
+	Alg         string
+	Issuer      string
+	Subject     string
+	Audience    []string
+	Expiry      *time.Time
+	IssuedAt    *time.Time
 	// Namespace, ServiceAccount and ServiceAccountUID come from the kubernetes.io claims
 	// (bound tokens), the legacy kubernetes.io/serviceaccount/* claims, or the subject.
 	Namespace, ServiceAccount, ServiceAccountUID string
@@ -181,132 +174,43 @@ type tokJWT struct {
 	Kubernetes bool
 }
 
-// Fingerprint identifies the token without revealing it.
-func (j *tokJWT) Fingerprint() string {
-	return fmt.Sprintf("JWT, %d bytes, sha256 %s", j.Size, j.Hash)
+// Describe identifies the token without revealing it.
+func (j *tokJWT) Describe() string {
+	return fmt.Sprintf("JWT, %d bytes, %s", j.Size, j.Fingerprint)
 }
 
 // Legacy reports whether the token is a Secret-based token (non-expiring).
-func (j *tokJWT) Legacy() bool { return j.Issuer == tokLegacyIssuer }
+func (j *tokJWT) Legacy() bool { return j.Issuer == token.LegacyIssuer }
 
 // ServiceAccountToken reports whether the token is a Kubernetes ServiceAccount token: the
 // legacy issuer, the cluster's issuer, or Kubernetes ServiceAccount claims.
 func (j *tokJWT) ServiceAccountToken(clusterIssuer string) bool {
-	return j.Issuer == tokLegacyIssuer || clusterIssuer != "" && j.Issuer == clusterIssuer || j.Kubernetes
+	return j.Issuer == token.LegacyIssuer || clusterIssuer != "" && j.Issuer == clusterIssuer || j.Kubernetes
 }
 
-// tokParseJWT decodes a compact JWS (header.payload.signature) without verifying it.
+// tokParseJWT decodes a compact JWS (header.payload.signature) without verifying it,
+// with the decoder of kwid token inspect (so both show the same fingerprint).
 func tokParseJWT(tok string) (*tokJWT, error) {
-	if len(tok) > tokMaxJWTSize {
-		return nil, fmt.Errorf("token of %d bytes is larger than %d", len(tok), tokMaxJWTSize)
+	t, err := token.Decode(tok)
+	if err != nil {
+		return nil, err
 	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, fmt.Errorf("want 3 dot-separated segments, got %d", len(parts))
-	}
-	var header struct {
-		Alg string `json:"alg"`
-	}
-	if err := tokDecodeSegment(parts[0], &header); err != nil {
-		return nil, fmt.Errorf("header: %w", err)
-	}
-	if header.Alg == "" {
-		return nil, errors.New("header: no alg")
-	}
-	var claims map[string]json.RawMessage
-	if err := tokDecodeSegment(parts[1], &claims); err != nil {
-		return nil, fmt.Errorf("payload: %w", err)
-	}
-	if claims == nil {
-		return nil, errors.New("payload: not a JSON object")
-	}
-	sum := sha256.Sum256([]byte(tok))
-	j := &tokJWT{Size: len(tok), Hash: hex.EncodeToString(sum[:4]), Alg: header.Alg}
-	j.Issuer = tokClaimString(claims["iss"])
-	j.Subject = tokClaimString(claims["sub"])
-	j.Audience = tokClaimAudience(claims["aud"])
-	j.Expiry = tokClaimTime(claims["exp"])
-	j.IssuedAt = tokClaimTime(claims["iat"])
-
-	var k8s struct {
-		Namespace      string            `json:"namespace"`
-		ServiceAccount map[string]string `json:"serviceaccount"`
-		Pod            map[string]string `json:"pod"`
-		Secret         map[string]string `json:"secret"`
-		Node           map[string]string `json:"node"`
-	}
-	if raw, ok := claims["kubernetes.io"]; ok && json.Unmarshal(raw, &k8s) == nil && k8s.ServiceAccount["name"] != "" {
-		j.Kubernetes = true
-		j.Namespace, j.ServiceAccount, j.ServiceAccountUID = k8s.Namespace, k8s.ServiceAccount["name"], k8s.ServiceAccount["uid"]
-		switch {
-		case k8s.Pod["name"] != "":
-			j.BoundTo = "pod " + k8s.Namespace + "/" + k8s.Pod["name"]
-		case k8s.Secret["name"] != "":
-			j.BoundTo = "secret " + k8s.Namespace + "/" + k8s.Secret["name"]
-		case k8s.Node["name"] != "":
-			j.BoundTo = "node " + k8s.Node["name"]
-		}
-	}
-	if name := tokClaimString(claims[tokLegacyClaimPrefix+"service-account.name"]); name != "" && !j.Kubernetes {
-		j.Kubernetes = true
-		j.Namespace = tokClaimString(claims[tokLegacyClaimPrefix+"namespace"])
-		j.ServiceAccount = name
-		j.ServiceAccountUID = tokClaimString(claims[tokLegacyClaimPrefix+"service-account.uid"])
-		if sec := tokClaimString(claims[tokLegacyClaimPrefix+"secret.name"]); sec != "" {
-			j.BoundTo = "secret " + j.Namespace + "/" + sec
-		}
-	}
-	if ns, name, ok := rbac.SplitServiceAccountUsername(j.Subject); ok {
-		j.Kubernetes = true
-		if j.ServiceAccount == "" {
-			j.Namespace, j.ServiceAccount = ns, name
-		}
+	c := t.Claims
+	j := &tokJWT{Size: t.Size, Fingerprint: t.Fingerprint, Alg: t.Header.Alg,
+		Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, Expiry: c.Expiry, IssuedAt: c.IssuedAt}
+	j.Namespace, j.ServiceAccount, j.ServiceAccountUID = t.ServiceAccount()
+	j.Kubernetes = j.ServiceAccount != ""
+	switch k := c.Kubernetes; {
+	case k != nil && k.Pod != nil:
+		j.BoundTo = "pod " + k.Namespace + "/" + k.Pod.Name
+	case k != nil && k.Secret != nil:
+		j.BoundTo = "secret " + k.Namespace + "/" + k.Secret.Name
+	case k != nil && k.Node != nil:
+		j.BoundTo = "node " + k.Node.Name
+	case c.Legacy != nil && c.Legacy.SecretName != "":
+		j.BoundTo = "secret " + c.Legacy.Namespace + "/" + c.Legacy.SecretName
 	}
 	return j, nil
-}
-
-func tokDecodeSegment(seg string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
-	if err != nil {
-		return fmt.Errorf("invalid base64url: %w", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("invalid JSON: %w", err)
-	}
-	return nil
-}
-
-func tokClaimString(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
-}
-
-func tokClaimAudience(raw json.RawMessage) []string {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		if one == "" {
-			return nil
-		}
-		return []string{one}
-	}
-	var many []string
-	if json.Unmarshal(raw, &many) == nil {
-		return many
-	}
-	return nil
-}
-
-// tokClaimTime reads a NumericDate (seconds since the epoch), ignoring nonsense.
-func tokClaimTime(raw json.RawMessage) *time.Time {
-	var n float64
-	if json.Unmarshal(raw, &n) != nil || math.IsNaN(n) || n < 0 || n > 1<<40 {
-		return nil
-	}
-	t := time.Unix(int64(n), 0).UTC()
-	return &t
 }
 
 // tokJWTPattern finds JWT-shaped strings: base64url JSON objects (which start "ey") for
@@ -376,7 +280,7 @@ type tokFound struct {
 func tokJudge(in *Input, h tokFound, now time.Time) (sev Severity, line string, local bool) {
 	j := h.jwt
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s; iss %s", h.where, j.Fingerprint(), escOr(j.Issuer, "(none)"))
+	fmt.Fprintf(&b, "%s: %s; iss %s", h.where, j.Describe(), escOr(j.Issuer, "(none)"))
 	if j.Subject != "" {
 		b.WriteString("; sub " + j.Subject)
 	}

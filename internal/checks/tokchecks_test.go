@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/kwid-dev/kwid/internal/inventory"
+	"github.com/kwid-dev/kwid/internal/token"
 )
 
 // tokFixedClock judges token ages against 2026-10-06 for the test.
@@ -144,7 +145,7 @@ func TestStoredTokenEvidence(t *testing.T) {
 	s.Cluster.OIDCIssuer = tokTestIssuer
 	res := Run(NewInput(s), tokStoredCheck)
 	remote := escFind(t, res, "KW-TOK-003", "Secret app/remote-cluster")
-	tok := regexp.MustCompile(`^key config: JWT, \d+ bytes, sha256 [0-9a-f]{8}; iss kubernetes/serviceaccount; sub system:serviceaccount:kube-system:argocd-manager; no exp: never expires; issued for token Secret kube-system/argocd-manager-token-hzr7m; ServiceAccount kube-system/argocd-manager is not one of this cluster's \(another cluster's token\?\)$`)
+	tok := regexp.MustCompile(`^key config: JWT, \d+ bytes, sha256:[0-9a-f]{12}; iss kubernetes/serviceaccount; sub system:serviceaccount:kube-system:argocd-manager; no exp: never expires; issued for token Secret kube-system/argocd-manager-token-hzr7m; ServiceAccount kube-system/argocd-manager is not one of this cluster's \(another cluster's token\?\)$`)
 	if len(remote.Evidence) != 2 || !tok.MatchString(remote.Evidence[0]) {
 		t.Fatalf("evidence: %q", remote.Evidence)
 	}
@@ -238,19 +239,20 @@ func TestTokParseJWT(t *testing.T) {
 			want: &tokJWT{Alg: "RS256", Issuer: "https://issuer", Subject: "system:serviceaccount:ns:sa", Audience: []string{"a", "b"}, Expiry: &exp, Namespace: "ns", ServiceAccount: "sa", ServiceAccountUID: "u2", BoundTo: "pod ns/p", Kubernetes: true},
 		},
 		{
-			name: "other issuer, aud string, padded",
-			tok:  tokTestJWT(`{"alg":"ES256"}`, `{"iss":"https://accounts.google.com","sub":"1234","aud":"client","exp":"soon"}`) + "==",
+			name: "other issuer, aud string",
+			tok:  tokTestJWT(`{"alg":"ES256"}`, `{"iss":"https://accounts.google.com","sub":"1234","aud":"client"}`),
 			want: &tokJWT{Alg: "ES256", Issuer: "https://accounts.google.com", Subject: "1234", Audience: []string{"client"}},
 		},
-		{name: "nonsense dates", tok: tokTestJWT(`{"alg":"none"}`, `{"exp":1e300,"iat":-5}`), want: &tokJWT{Alg: "none"}},
-		{name: "two segments", tok: "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0", wantErr: "want 3 dot-separated segments, got 2"},
-		{name: "JWE", tok: "a.b.c.d.e", wantErr: "want 3 dot-separated segments, got 5"},
+		{name: "nonsense dates", tok: tokTestJWT(`{"alg":"none"}`, `{"exp":1e300,"iat":-5}`), wantErr: `payload: claim "exp"`},
+		{name: "date as text", tok: tokTestJWT(`{"alg":"RS256"}`, `{"exp":"soon"}`), wantErr: `payload: claim "exp"`},
+		{name: "two segments", tok: "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0", wantErr: "not a JWT: 2 dot-separated parts, want 3"},
+		{name: "JWE", tok: "a.b.c.d.e", wantErr: "an encrypted JWT (JWE, 5 parts)"},
 		{name: "bad base64", tok: "e!J.eyJ9.x", wantErr: "header: invalid base64url"},
-		{name: "header not JSON", tok: tokTestJWT(`alg`, `{}`), wantErr: "header: invalid JSON"},
-		{name: "no alg", tok: tokTestJWT(`{"typ":"JWT"}`, `{}`), wantErr: "header: no alg"},
-		{name: "payload array", tok: tokTestJWT(`{"alg":"RS256"}`, `[1]`), wantErr: "payload: invalid JSON"},
+		{name: "header not JSON", tok: tokTestJWT(`alg`, `{}`), wantErr: "header: not a JSON object"},
+		{name: "no alg", tok: tokTestJWT(`{"typ":"JWT"}`, `{}`), wantErr: `header: no "alg"`},
+		{name: "payload array", tok: tokTestJWT(`{"alg":"RS256"}`, `[1]`), wantErr: "payload: not a JSON object"},
 		{name: "payload null", tok: tokTestJWT(`{"alg":"RS256"}`, `null`), wantErr: "payload: not a JSON object"},
-		{name: "too large", tok: strings.Repeat("a", tokMaxJWTSize+1), wantErr: "larger than"},
+		{name: "too large", tok: strings.Repeat("a", token.MaxSize+1), wantErr: "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j, err := tokParseJWT(tc.tok)
@@ -263,10 +265,10 @@ func TestTokParseJWT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j.Size != len(tc.tok) || len(j.Hash) != 8 {
-				t.Errorf("size %d hash %q", j.Size, j.Hash)
+			if j.Size != len(tc.tok) || !strings.HasPrefix(j.Fingerprint, "sha256:") {
+				t.Errorf("size %d fingerprint %q", j.Size, j.Fingerprint)
 			}
-			j.Size, j.Hash, j.IssuedAt = 0, "", nil
+			j.Size, j.Fingerprint, j.IssuedAt = 0, "", nil
 			if diff := cmp.Diff(tc.want, j); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -344,7 +346,7 @@ func FuzzTokParseJWT(f *testing.F) {
 		if j.Size != len(tok) {
 			t.Errorf("size %d for %d bytes", j.Size, len(tok))
 		}
-		if fp := j.Fingerprint(); len(tok) >= 16 && strings.Contains(fp, tok) {
+		if fp := j.Describe(); len(tok) >= 16 && strings.Contains(fp, tok) {
 			t.Errorf("fingerprint %q contains the token", fp)
 		}
 	})
@@ -359,7 +361,7 @@ func FuzzTokFindJWTs(f *testing.F) {
 	f.Add("eyJhbGciOi.eyJpc3MiOi.sig eyJhbGciOi.eyJpc3MiOi.sig")
 	f.Fuzz(func(t *testing.T, value string) {
 		for _, j := range tokFindJWTs(value) {
-			if j.Alg == "" || j.Size == 0 || len(j.Hash) != 8 {
+			if j.Alg == "" || j.Size == 0 || j.Fingerprint == "" {
 				t.Errorf("incomplete token info %+v", j)
 			}
 		}
