@@ -45,8 +45,7 @@ spec:
 // /readyz follow.
 func TestControllerLive(t *testing.T) {
 	c := testcluster.Start(t)
-	c.Kubectl(t, mustRead(t, "../../deploy/crds/policyreports.yaml"), "apply", "-f", "-")
-	c.Kubectl(t, "", "wait", "--for=condition=Established", "crd/policyreports.wgpolicyk8s.io", "crd/clusterpolicyreports.wgpolicyk8s.io")
+	c.ApplyCRDs(t, "../../deploy/crds/policyreports.yaml", false, testcluster.PolicyReportCRDs...)
 	ns := c.Namespace(t, "kwid-ctrl")
 	c.Kubectl(t, podWithKeys, "apply", "-n", ns, "-f", "-")
 

@@ -352,8 +352,7 @@ func TestPolicyReportsAccepted(t *testing.T) {
 	c := testcluster.Start(t)
 	ns := c.Namespace(t, "kwid-polr")
 	c.Kubectl(t, mustRead(t, "testdata/live/objects.yaml"), "apply", "-n", ns, "-f", "-")
-	c.Kubectl(t, mustRead(t, "../../deploy/crds/policyreports.yaml"), "apply", "-f", "-")
-	c.Kubectl(t, "", "wait", "--for=condition=Established", "crd/policyreports.wgpolicyk8s.io", "crd/clusterpolicyreports.wgpolicyk8s.io")
+	c.ApplyCRDs(t, "../../deploy/crds/policyreports.yaml", false, testcluster.PolicyReportCRDs...)
 	stdout, stderr, code := kwid(t, "scan", "--kubeconfig", c.Kubeconfig, "-n", ns, "-o", "policyreport")
 	if code != 0 {
 		t.Fatalf("kwid scan -o policyreport: exit %d: %s", code, stderr)

@@ -3,7 +3,6 @@ package clusterstate_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -36,14 +35,7 @@ func TestLiveIstioKinds(t *testing.T) {
 		t.Errorf("no CRDs: %+v", s.Status)
 	}
 
-	crds, err := os.ReadFile("../inventory/testdata/istio-crds.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Kubectl(t, string(crds), "apply", "-f", "-")
-	t.Cleanup(func() { c.Kubectl(t, string(crds), "delete", "--wait=true", "-f", "-") })
-	c.Kubectl(t, "", "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/authorizationpolicies.security.istio.io", "crd/peerauthentications.security.istio.io")
+	c.ApplyCRDs(t, "../inventory/testdata/istio-crds.yaml", true, "authorizationpolicies.security.istio.io", "peerauthentications.security.istio.io")
 	c.Kubectl(t, fmt.Sprintf(`apiVersion: security.istio.io/v1beta1
 kind: AuthorizationPolicy
 metadata: {name: deny-x, namespace: %[1]s}

@@ -31,8 +31,7 @@ func reportFor(ns, policy string) map[string]any {
 // after a restart (a new writer) deletes the stale reports an earlier run left.
 func TestAPIReportWriterLive(t *testing.T) {
 	c := testcluster.Start(t)
-	c.Kubectl(t, mustReadFile(t, "../../deploy/crds/policyreports.yaml"), "apply", "-f", "-")
-	c.Kubectl(t, "", "wait", "--for=condition=Established", "crd/policyreports.wgpolicyk8s.io", "crd/clusterpolicyreports.wgpolicyk8s.io")
+	c.ApplyCRDs(t, "../../deploy/crds/policyreports.yaml", false, testcluster.PolicyReportCRDs...)
 	a, b := c.Namespace(t, "kwid-rep-a"), c.Namespace(t, "kwid-rep-b")
 	t.Cleanup(func() { c.Kubectl(t, "", "delete", "clusterpolicyreport", "kwid", "--ignore-not-found") })
 	dyn, err := dynamic.NewForConfig(c.Config)
@@ -68,13 +67,4 @@ func TestAPIReportWriterLive(t *testing.T) {
 	if err != nil || exists(a) || !exists(b) {
 		t.Errorf("after restart: %+v, %v; a's report exists %v (want deleted), b's %v", st, err, exists(a), exists(b))
 	}
-}
-
-func mustReadFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

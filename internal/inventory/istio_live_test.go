@@ -3,7 +3,6 @@ package inventory_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -35,14 +34,7 @@ func TestLiveIstio(t *testing.T) {
 		t.Errorf("no mesh must be silent: %+v", res.NotAssessed)
 	}
 
-	crds, err := os.ReadFile("testdata/istio-crds.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Kubectl(t, string(crds), "apply", "-f", "-")
-	t.Cleanup(func() { c.Kubectl(t, string(crds), "delete", "--wait=true", "-f", "-") })
-	c.Kubectl(t, "", "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/authorizationpolicies.security.istio.io", "crd/peerauthentications.security.istio.io")
+	c.ApplyCRDs(t, "testdata/istio-crds.yaml", true, "authorizationpolicies.security.istio.io", "peerauthentications.security.istio.io")
 
 	c.Kubectl(t, fmt.Sprintf(`apiVersion: v1
 kind: ServiceAccount

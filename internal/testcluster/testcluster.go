@@ -154,3 +154,26 @@ func (c *Cluster) Namespace(t testing.TB, prefix string) string {
 	})
 	return name
 }
+
+// ApplyCRDs applies CustomResourceDefinitions from a file (relative to the test's package)
+// and waits until the named ones are established. With remove, they are deleted when the
+// test ends (CRDs other tests share, like kwid's PolicyReports, are kept).
+func (c *Cluster) ApplyCRDs(t testing.TB, file string, remove bool, names ...string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Kubectl(t, string(data), "apply", "-f", "-")
+	if remove {
+		t.Cleanup(func() { c.Kubectl(t, string(data), "delete", "--wait=true", "--ignore-not-found", "-f", "-") })
+	}
+	args := []string{"wait", "--for=condition=Established", "--timeout=60s"}
+	for _, n := range names {
+		args = append(args, "crd/"+n)
+	}
+	c.Kubectl(t, "", args...)
+}
+
+// PolicyReportCRDs are the names of the CRDs in deploy/crds/policyreports.yaml.
+var PolicyReportCRDs = []string{"policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io"}
