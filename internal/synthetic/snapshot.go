@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,7 +48,8 @@ func SavedSnapshot(size string, seed int64) (string, error) {
 		return "", err
 	}
 	// Write under a temporary name first: an interrupted run leaves no truncated cache.
-	tmp := path + ".tmp"
+	// (keeping the .gz suffix, which is what makes SaveFile compress).
+	tmp := strings.TrimSuffix(path, ".json.gz") + ".tmp.json.gz"
 	if err := inventory.SaveFile(tmp, s); err != nil {
 		return "", err
 	}
