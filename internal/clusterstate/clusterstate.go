@@ -538,26 +538,10 @@ func transform(obj any) (any, error) {
 		}
 		obj = typed
 	}
-	if m, err := meta.Accessor(obj); err == nil {
-		m.SetManagedFields(nil)
+	if o, ok := obj.(runtime.Object); ok {
+		inventory.Trim(o)
 	}
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		o.Status = corev1.PodStatus{Phase: o.Status.Phase}
-	case *corev1.Node:
-		return &corev1.Node{TypeMeta: o.TypeMeta, ObjectMeta: o.ObjectMeta, Spec: corev1.NodeSpec{ProviderID: o.Spec.ProviderID}}, nil
-	case *metav1.PartialObjectMetadata:
-		// Secret metadata: kubectl's last-applied annotation holds the Secret's data.
-		if _, ok := o.Annotations[inventory.LastAppliedAnnotation]; ok {
-			a := make(map[string]string, len(o.Annotations))
-			for k, v := range o.Annotations {
-				if k != inventory.LastAppliedAnnotation {
-					a[k] = v
-				}
-			}
-			o.Annotations = a
-		}
-	case *corev1.Secret:
+	if o, ok := obj.(*corev1.Secret); ok {
 		o.Data, o.StringData = nil, nil
 	}
 	return obj, nil

@@ -35,8 +35,8 @@ type Options struct {
 }
 
 // Builder assembles a Snapshot. It normalizes every object the same way whatever the
-// source: type meta set, managedFields dropped, Secret data dropped unless requested, only
-// the ConfigMaps that matter kept. It is safe for concurrent use.
+// source: type meta set, trimmed (Trim), Secret data dropped unless requested, only the
+// ConfigMaps that matter kept. It is safe for concurrent use.
 type Builder struct {
 	opts Options
 	mu   sync.Mutex
@@ -85,6 +85,11 @@ func (b *Builder) Skip(apiVersion, kind string) {
 // the object is of a kind a Snapshot does not hold, or is filtered out by the options
 // (another namespace, a Secret that is not a token, a ConfigMap that does not matter).
 func (b *Builder) Add(obj runtime.Object, loc *Location) (Kind, bool) {
+	return b.add(obj, loc, &trimmer{})
+}
+
+// add is Add trimming with t.
+func (b *Builder) add(obj runtime.Object, loc *Location, t *trimmer) (Kind, bool) {
 	if _, ok := obj.(*unstructured.Unstructured); ok {
 		typed, err := FromUnstructured(obj)
 		if err != nil {
@@ -101,7 +106,7 @@ func (b *Builder) Add(obj runtime.Object, loc *Location) (Kind, bool) {
 			return k, false
 		}
 	}
-	meta.ManagedFields = nil
+	t.trim(obj)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch o := obj.(type) {
@@ -117,17 +122,11 @@ func (b *Builder) Add(obj runtime.Object, loc *Location) (Kind, bool) {
 				return k, false
 			}
 			o.Data, o.StringData = nil, nil
-			if _, ok := o.Annotations[LastAppliedAnnotation]; ok {
-				o.Annotations = withoutKey(o.Annotations, LastAppliedAnnotation)
-			}
 		}
 		o.TypeMeta = typeMeta("v1", k)
 		b.s.Secrets = append(b.s.Secrets, *o)
 	case *corev1.Pod:
-		// Only the phase of a pod's status matters to identity; the rest (conditions,
-		// container statuses, IPs) is a third of a pod's size.
 		o.TypeMeta = typeMeta("v1", k)
-		o.Status = corev1.PodStatus{Phase: o.Status.Phase}
 		b.s.Pods = append(b.s.Pods, *o)
 	case *appsv1.Deployment:
 		o.TypeMeta = typeMeta("apps/v1", k)
@@ -174,12 +173,8 @@ func (b *Builder) Add(obj runtime.Object, loc *Location) (Kind, bool) {
 		o.TypeMeta = typeMeta("v1", k)
 		b.s.ConfigMaps = append(b.s.ConfigMaps, *o)
 	case *corev1.Node:
-		// Node metadata and provider ID only: status is large and not identity-related.
-		b.s.Nodes = append(b.s.Nodes, corev1.Node{
-			TypeMeta:   typeMeta("v1", k),
-			ObjectMeta: o.ObjectMeta,
-			Spec:       corev1.NodeSpec{ProviderID: o.Spec.ProviderID},
-		})
+		o.TypeMeta = typeMeta("v1", k)
+		b.s.Nodes = append(b.s.Nodes, *o)
 	case *admissionregistrationv1.ValidatingWebhookConfiguration:
 		o.TypeMeta = typeMeta("admissionregistration.k8s.io/v1", k)
 		b.s.ValidatingWebhookConfigurations = append(b.s.ValidatingWebhookConfigurations, *o)

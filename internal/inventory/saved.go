@@ -272,22 +272,23 @@ func Load(r io.Reader, opts ...LoadOption) (*Snapshot, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			t := newTrimmer()
 			for j := range jobs {
-				var tm struct{ Kind Kind }
-				if err := json.Unmarshal(j.line, &tm); err != nil {
+				kind, err := lineKind(j.line)
+				if err != nil {
 					fail(fmt.Errorf("object %d: %w", j.n, err))
 					continue
 				}
-				obj := newObject(tm.Kind)
+				obj := newObject(kind)
 				if obj == nil {
-					fail(fmt.Errorf("object %d: unknown kind %q", j.n, tm.Kind))
+					fail(fmt.Errorf("object %d: unknown kind %q", j.n, kind))
 					continue
 				}
 				if err := json.Unmarshal(j.line, obj); err != nil {
-					fail(fmt.Errorf("object %d (%s): %w", j.n, tm.Kind, err))
+					fail(fmt.Errorf("object %d (%s): %w", j.n, kind, err))
 					continue
 				}
-				b.Add(obj, nil)
+				b.add(obj, nil, t)
 			}
 		}()
 	}
@@ -324,6 +325,20 @@ func Load(r io.Reader, opts ...LoadOption) (*Snapshot, error) {
 		s.Status = map[Kind]Status{}
 	}
 	return s, nil
+}
+
+// lineKind returns the kind of an object line. Lines kwid writes start with the kind
+// ({"kind":"Pod",...}), read without decoding the line a second time; any other line is
+// decoded for it.
+func lineKind(line []byte) (Kind, error) {
+	if rest, ok := bytes.CutPrefix(line, []byte(`{"kind":"`)); ok {
+		if i := bytes.IndexByte(rest, '"'); i > 0 && bytes.IndexByte(rest[:i], '\\') < 0 {
+			return Kind(rest[:i]), nil
+		}
+	}
+	var tm struct{ Kind Kind }
+	err := json.Unmarshal(line, &tm)
+	return tm.Kind, err
 }
 
 // readLine reads one line of any length (without its newline).

@@ -1,0 +1,279 @@
+package inventory
+
+import (
+	"unique"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Trim drops, in place, what identity analysis never reads, and shares the strings that
+// repeat from object to object (namespaces, labels, images, node names). It is what keeps
+// 200,000 pods in memory affordable: a pod's probes, resources, ports, scheduling hints and
+// status are most of its size. Every source (the Builder) and every cache (the webhook's and
+// the controller's informers) trims the same way, so analyses see the same objects whatever
+// the input. Trim is idempotent and returns obj.
+//
+// Dropped: managedFields and kubectl's last-applied annotation (a copy of the whole object)
+// everywhere; the status of Pods but their phase, and of workload controllers; in pod specs
+// and templates the containers' ports, resources, resize policy, probes, lifecycle hooks,
+// termination message settings and image pull policy, and the pod's affinity, topology
+// spread, DNS settings, scheduler, priority, preemption policy, readiness gates, overhead
+// and termination grace period. Everything identity-related (service account, token
+// automount and projected volumes, secrets, env, security contexts, host namespaces and
+// paths, node name, selectors and tolerations) is kept.
+func Trim(obj runtime.Object) runtime.Object {
+	var t trimmer
+	return t.trim(obj)
+}
+
+// trimmer trims objects. Its zero value interns with package unique (safe for concurrent
+// use, and strings no object uses any more are freed: what long-running caches need); one
+// made by newTrimmer interns in a map of its own, which is several times faster for one
+// goroutine loading a snapshot.
+type trimmer struct {
+	strings map[string]string
+}
+
+func newTrimmer() *trimmer { return &trimmer{strings: map[string]string{}} }
+
+func (t *trimmer) trim(obj runtime.Object) runtime.Object {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		t.trimMeta(&o.ObjectMeta)
+		o.Status = corev1.PodStatus{Phase: o.Status.Phase}
+		t.trimPodSpec(&o.Spec)
+	case *appsv1.Deployment:
+		t.trimMeta(&o.ObjectMeta)
+		o.Status = appsv1.DeploymentStatus{}
+		t.trimTemplate(&o.Spec.Template)
+	case *appsv1.StatefulSet:
+		t.trimMeta(&o.ObjectMeta)
+		o.Status = appsv1.StatefulSetStatus{}
+		t.trimTemplate(&o.Spec.Template)
+		o.Spec.VolumeClaimTemplates = nil
+	case *appsv1.DaemonSet:
+		t.trimMeta(&o.ObjectMeta)
+		o.Status = appsv1.DaemonSetStatus{}
+		t.trimTemplate(&o.Spec.Template)
+	case *appsv1.ReplicaSet:
+		t.trimMeta(&o.ObjectMeta)
+		o.Status = appsv1.ReplicaSetStatus{}
+		t.trimTemplate(&o.Spec.Template)
+	case *batchv1.Job:
+		t.trimMeta(&o.ObjectMeta)
+		o.Status = batchv1.JobStatus{}
+		t.trimTemplate(&o.Spec.Template)
+	case *batchv1.CronJob:
+		t.trimMeta(&o.ObjectMeta)
+		o.Status = batchv1.CronJobStatus{}
+		t.trimTemplate(&o.Spec.JobTemplate.Spec.Template)
+	case *corev1.ReplicationController:
+		t.trimMeta(&o.ObjectMeta)
+		o.Status = corev1.ReplicationControllerStatus{}
+		if o.Spec.Template != nil {
+			t.trimTemplate(o.Spec.Template)
+		}
+	case *corev1.Node:
+		t.trimMeta(&o.ObjectMeta)
+		// Node metadata and provider ID only: the rest is large and not identity-related.
+		o.Spec = corev1.NodeSpec{ProviderID: o.Spec.ProviderID}
+		o.Status = corev1.NodeStatus{}
+	case metav1.Object:
+		o.SetManagedFields(nil)
+		if a := o.GetAnnotations(); hasKey(a, LastAppliedAnnotation) {
+			o.SetAnnotations(withoutKey(a, LastAppliedAnnotation))
+		}
+	}
+	return obj
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func (t *trimmer) trimMeta(m *metav1.ObjectMeta) {
+	m.ManagedFields = nil
+	t.intern(&m.Namespace)
+	t.intern(&m.GenerateName)
+	m.Labels = t.internMap(m.Labels, "")
+	m.Annotations = t.internMap(m.Annotations, LastAppliedAnnotation)
+	for i := range m.OwnerReferences {
+		r := &m.OwnerReferences[i]
+		t.intern(&r.APIVersion)
+		t.intern(&r.Kind)
+		t.intern(&r.Name)
+	}
+}
+
+func (t *trimmer) trimTemplate(tmpl *corev1.PodTemplateSpec) {
+	tmpl.Labels = t.internMap(tmpl.Labels, "")
+	tmpl.Annotations = t.internMap(tmpl.Annotations, LastAppliedAnnotation)
+	t.trimPodSpec(&tmpl.Spec)
+}
+
+func (t *trimmer) trimPodSpec(s *corev1.PodSpec) {
+	s.Affinity = nil
+	s.TopologySpreadConstraints = nil
+	s.DNSPolicy, s.DNSConfig = "", nil
+	s.SchedulerName = ""
+	s.Priority, s.PreemptionPolicy = nil, nil
+	s.ReadinessGates = nil
+	s.Overhead = nil
+	s.TerminationGracePeriodSeconds = nil
+	s.EnableServiceLinks = nil
+	t.intern(&s.ServiceAccountName)
+	t.intern(&s.DeprecatedServiceAccount)
+	t.intern(&s.NodeName)
+	t.intern(&s.PriorityClassName)
+	s.NodeSelector = t.internMap(s.NodeSelector, "")
+	for i := range s.Tolerations {
+		tol := &s.Tolerations[i]
+		t.intern(&tol.Key)
+		t.intern((*string)(&tol.Operator))
+		t.intern(&tol.Value)
+		t.intern((*string)(&tol.Effect))
+	}
+	for i := range s.Volumes {
+		t.trimVolume(&s.Volumes[i])
+	}
+	for i := range s.InitContainers {
+		t.trimContainer(&s.InitContainers[i])
+	}
+	for i := range s.Containers {
+		t.trimContainer(&s.Containers[i])
+	}
+	for i := range s.EphemeralContainers {
+		c := &s.EphemeralContainers[i].EphemeralContainerCommon
+		c.Ports, c.Resources, c.ResizePolicy = nil, corev1.ResourceRequirements{}, nil
+		c.LivenessProbe, c.ReadinessProbe, c.StartupProbe, c.Lifecycle = nil, nil, nil, nil
+		c.TerminationMessagePath, c.TerminationMessagePolicy, c.ImagePullPolicy = "", "", ""
+		t.intern(&c.Name)
+		t.intern(&c.Image)
+	}
+}
+
+func (t *trimmer) trimContainer(c *corev1.Container) {
+	c.Ports = nil
+	c.Resources = corev1.ResourceRequirements{}
+	c.ResizePolicy = nil
+	c.LivenessProbe, c.ReadinessProbe, c.StartupProbe = nil, nil, nil
+	c.Lifecycle = nil
+	c.TerminationMessagePath, c.TerminationMessagePolicy = "", ""
+	c.ImagePullPolicy = ""
+	t.intern(&c.Name)
+	t.intern(&c.Image)
+	for i := range c.Env {
+		e := &c.Env[i]
+		t.intern(&e.Name)
+		t.intern(&e.Value)
+		if f := e.ValueFrom; f != nil {
+			if r := f.SecretKeyRef; r != nil {
+				t.intern(&r.Name)
+				t.intern(&r.Key)
+			}
+			if r := f.ConfigMapKeyRef; r != nil {
+				t.intern(&r.Name)
+				t.intern(&r.Key)
+			}
+			if r := f.FieldRef; r != nil {
+				t.intern(&r.APIVersion)
+				t.intern(&r.FieldPath)
+			}
+		}
+	}
+	for i := range c.EnvFrom {
+		e := &c.EnvFrom[i]
+		if r := e.SecretRef; r != nil {
+			t.intern(&r.Name)
+		}
+		if r := e.ConfigMapRef; r != nil {
+			t.intern(&r.Name)
+		}
+	}
+	for i := range c.VolumeMounts {
+		m := &c.VolumeMounts[i]
+		t.intern(&m.MountPath)
+		t.intern(&m.SubPath)
+	}
+}
+
+func (t *trimmer) trimVolume(v *corev1.Volume) {
+	if p := v.Projected; p != nil {
+		for i := range p.Sources {
+			src := &p.Sources[i]
+			if tok := src.ServiceAccountToken; tok != nil {
+				t.intern(&tok.Audience)
+				t.intern(&tok.Path)
+			}
+			if c := src.ConfigMap; c != nil {
+				t.intern(&c.Name)
+				for j := range c.Items {
+					t.intern(&c.Items[j].Key)
+					t.intern(&c.Items[j].Path)
+				}
+			}
+			if d := src.DownwardAPI; d != nil {
+				for j := range d.Items {
+					t.intern(&d.Items[j].Path)
+					if f := d.Items[j].FieldRef; f != nil {
+						t.intern(&f.APIVersion)
+						t.intern(&f.FieldPath)
+					}
+				}
+			}
+			if s := src.Secret; s != nil {
+				t.intern(&s.Name)
+			}
+		}
+	}
+	if s := v.Secret; s != nil {
+		t.intern(&s.SecretName)
+	}
+	if c := v.ConfigMap; c != nil {
+		t.intern(&c.Name)
+	}
+	if h := v.HostPath; h != nil {
+		t.intern(&h.Path)
+	}
+}
+
+// intern replaces a string by the one copy every trimmed object shares.
+func (t *trimmer) intern(s *string) {
+	*s = t.str(*s)
+}
+
+func (t *trimmer) str(s string) string {
+	if s == "" {
+		return s
+	}
+	if t.strings == nil {
+		return unique.Make(s).Value()
+	}
+	if c, ok := t.strings[s]; ok {
+		return c
+	}
+	t.strings[s] = s
+	return s
+}
+
+// internMap returns m with its keys and values interned, without the key drop.
+func (t *trimmer) internMap(m map[string]string, drop string) map[string]string {
+	if len(m) == 0 {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if k != drop {
+			out[t.str(k)] = t.str(v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

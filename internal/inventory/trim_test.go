@@ -1,0 +1,167 @@
+package inventory
+
+import (
+	"strings"
+	"testing"
+	"unsafe"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+const fullPod = `
+apiVersion: v1
+kind: Pod
+metadata:
+  name: api-7d9-x1
+  namespace: shop
+  labels: {app: api}
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{"big":"copy"}'
+    eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/api
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-7d9, uid: u1, controller: true}]
+  managedFields: [{manager: kubectl}]
+spec:
+  serviceAccountName: api
+  automountServiceAccountToken: true
+  nodeName: node-1
+  hostNetwork: true
+  nodeSelector: {pool: a}
+  tolerations: [{key: k, operator: Exists}]
+  affinity: {nodeAffinity: {}}
+  dnsPolicy: ClusterFirst
+  schedulerName: default-scheduler
+  priority: 0
+  terminationGracePeriodSeconds: 30
+  securityContext: {runAsUser: 1000}
+  volumes:
+  - name: kube-api-access-abcde
+    projected:
+      sources:
+      - serviceAccountToken: {path: token, audience: sts.amazonaws.com, expirationSeconds: 3600}
+  - name: host
+    hostPath: {path: /var/run}
+  containers:
+  - name: api
+    image: registry/api:1
+    env:
+    - {name: AWS_ACCESS_KEY_ID, value: AKIAEXAMPLE}
+    - name: TOKEN
+      valueFrom: {secretKeyRef: {name: tok, key: t}}
+    envFrom: [{secretRef: {name: creds}}]
+    volumeMounts: [{name: host, mountPath: /host}]
+    securityContext: {privileged: true}
+    ports: [{containerPort: 8080}]
+    resources: {limits: {memory: 1Gi}}
+    livenessProbe: {httpGet: {path: /healthz, port: 8080}}
+    readinessProbe: {httpGet: {path: /readyz, port: 8080}}
+    imagePullPolicy: Always
+status:
+  phase: Running
+  podIP: 10.0.0.1
+  conditions: [{type: Ready, status: "True"}]
+`
+
+func TestTrimKeepsIdentityDropsTheRest(t *testing.T) {
+	var p corev1.Pod
+	if err := yaml.UnmarshalStrict([]byte(fullPod), &p); err != nil {
+		t.Fatal(err)
+	}
+	want := p.DeepCopy()
+	Trim(&p)
+
+	// Dropped.
+	c := p.Spec.Containers[0]
+	if c.Ports != nil || c.Resources.Limits != nil || c.LivenessProbe != nil || c.ReadinessProbe != nil || c.ImagePullPolicy != "" {
+		t.Errorf("container not trimmed: %+v", c)
+	}
+	if p.Spec.Affinity != nil || p.Spec.DNSPolicy != "" || p.Spec.SchedulerName != "" || p.Spec.Priority != nil || p.Spec.TerminationGracePeriodSeconds != nil {
+		t.Errorf("pod spec not trimmed: %+v", p.Spec)
+	}
+	if p.ManagedFields != nil || p.Annotations[LastAppliedAnnotation] != "" {
+		t.Errorf("metadata not trimmed: %+v", p.ObjectMeta)
+	}
+	if !equality.Semantic.DeepEqual(p.Status, corev1.PodStatus{Phase: corev1.PodRunning}) {
+		t.Errorf("status = %+v, want the phase only", p.Status)
+	}
+
+	// Kept: everything identity analysis reads. Put the dropped parts back on the original
+	// and the two must be equal.
+	want.ManagedFields = nil
+	delete(want.Annotations, LastAppliedAnnotation)
+	want.Status = corev1.PodStatus{Phase: corev1.PodRunning}
+	wc := &want.Spec.Containers[0]
+	wc.Ports, wc.Resources, wc.LivenessProbe, wc.ReadinessProbe, wc.ImagePullPolicy = nil, corev1.ResourceRequirements{}, nil, nil, ""
+	want.Spec.Affinity, want.Spec.DNSPolicy, want.Spec.SchedulerName, want.Spec.Priority, want.Spec.TerminationGracePeriodSeconds = nil, "", "", nil, nil
+	if !equality.Semantic.DeepEqual(&p, want) {
+		t.Errorf("trim changed identity fields:\n got %+v\nwant %+v", p, *want)
+	}
+
+	// Idempotent.
+	again := p.DeepCopy()
+	Trim(again)
+	if !equality.Semantic.DeepEqual(&p, again) {
+		t.Error("Trim is not idempotent")
+	}
+}
+
+func TestTrimTemplatesAndStatus(t *testing.T) {
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			ServiceAccountName: "api",
+			Containers: []corev1.Container{{Name: "api", Resources: corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}},
+		}}},
+		Status: appsv1.DeploymentStatus{Replicas: 3},
+	}
+	Trim(d)
+	if d.Status.Replicas != 0 || d.Spec.Template.Spec.Containers[0].Resources.Requests != nil {
+		t.Errorf("deployment not trimmed: %+v", d)
+	}
+	if d.Spec.Template.Spec.ServiceAccountName != "api" {
+		t.Error("service account lost")
+	}
+}
+
+func TestTrimmerSharesStrings(t *testing.T) {
+	tr := newTrimmer()
+	var pods [2]corev1.Pod
+	for i := range pods {
+		if err := yaml.Unmarshal([]byte(fullPod), &pods[i]); err != nil {
+			t.Fatal(err)
+		}
+		tr.trim(&pods[i])
+	}
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	if !same(pods[0].Namespace, pods[1].Namespace) || !same(pods[0].Spec.Containers[0].Image, pods[1].Spec.Containers[0].Image) || !same(pods[0].Spec.NodeName, pods[1].Spec.NodeName) {
+		t.Error("equal strings of two trimmed pods are separate copies")
+	}
+}
+
+func TestLineKind(t *testing.T) {
+	for _, tc := range []struct {
+		line, want, err string
+	}{
+		{line: `{"kind":"Pod","apiVersion":"v1"}`, want: "Pod"},
+		{line: `{"apiVersion":"v1","kind":"Role"}`, want: "Role"},    // not first: decoded
+		{line: `{"kind":"P\u006fd","apiVersion":"v1"}`, want: "Pod"}, // escaped: decoded
+		{line: `{"kind":`, err: "unexpected end"},
+		{line: `{"kind":"Pod`, err: "unexpected end"},
+	} {
+		got, err := lineKind([]byte(tc.line))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("lineKind(%s) error = %v, want %q", tc.line, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || string(got) != tc.want {
+			t.Errorf("lineKind(%s) = %q, %v, want %q", tc.line, got, err, tc.want)
+		}
+	}
+}
