@@ -74,17 +74,22 @@ func ExitCode(err error, stderr io.Writer) int {
 
 // Run executes one kwid command line. Tests call it directly.
 func Run(ctx context.Context, streams genericiooptions.IOStreams, args []string) error {
-	root := newRoot(streams)
+	root, g := newRoot(streams)
 	root.SetArgs(args)
-	return root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx)
+	if perr := g.profile.stop(); err == nil && perr != nil {
+		err = perr
+	}
+	return err
 }
 
 type globalOptions struct {
 	verbose bool
 	logger  *slog.Logger
+	profile profiler
 }
 
-func newRoot(streams genericiooptions.IOStreams) *cobra.Command {
+func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, *globalOptions) {
 	g := &globalOptions{}
 	root := &cobra.Command{
 		Use:   "kwid",
@@ -96,15 +101,17 @@ or the embedded demo cluster.
 Try it without a cluster:  kwid scan --demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelWarn
 			if g.verbose {
 				level = slog.LevelDebug
 			}
 			g.logger = slog.New(slog.NewTextHandler(streams.ErrOut, &slog.HandlerOptions{Level: level}))
+			return g.profile.start()
 		},
 	}
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug messages to stderr")
+	g.profile.addFlags(root)
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
@@ -131,5 +138,5 @@ Try it without a cluster:  kwid scan --demo`,
 		newVersionCommand(streams),
 		newTokenCommand(g, streams),
 	)
-	return root
+	return root, g
 }
