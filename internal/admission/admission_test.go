@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -378,5 +379,82 @@ func TestWorkloadChecks(t *testing.T) {
 		if _, err := checks.Lookup(id); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestConcurrentReviewsLeaveTheCacheAlone reviews objects from many goroutines at once, as
+// the server does. The cluster state's objects are shared by every request: run with -race
+// (hack/test.sh does), this fails if a decision writes to them; without it, it checks that
+// the state and the answers are unchanged.
+func TestConcurrentReviewsLeaveTheCacheAlone(t *testing.T) {
+	// The cluster of the other tests, plus running pods of ServiceAccounts team/app and
+	// team/default that reviews below read (workloads of a ServiceAccount being bound). They
+	// are put in as they come from the API server, untrimmed: a decision that trimmed, or
+	// otherwise wrote to, the objects it shares with the cache would change them.
+	snap, errs, err := inventory.LoadFiles(context.Background(), []string{"testdata/cluster.yaml"}, inventory.FileOptions{})
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("loading the cluster: %v %v", err, errs)
+	}
+	for i := range 4 {
+		var p corev1.Pod
+		if err := yaml.UnmarshalStrict([]byte(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: app-%d, namespace: team, labels: {app: app}}
+spec:
+  serviceAccountName: %s
+  nodeName: node-1
+  containers: [{name: c, image: nginx, env: [{name: A, value: b}], ports: [{containerPort: 80}]}]
+status: {phase: Running, podIP: 10.0.0.1}`, i, []string{"app", "default"}[i%2])), &p); err != nil {
+			t.Fatal(err)
+		}
+		snap.Pods = append(snap.Pods, p)
+	}
+	snap.Status[inventory.Pods] = inventory.Status{State: inventory.Collected}
+	st := clusterstate.FromSnapshot(snap)
+	before, err := json.Marshal(st.Snapshot()) // a deep copy: the Snapshot shares the cache's maps
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(Options{State: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies := [][]byte{
+		review(t, admissionv1.Create, adminToDefault, false),
+		review(t, admissionv1.Create, awsKeysPod, false),
+		review(t, admissionv1.Update, deploymentWithKeys, false),
+		review(t, admissionv1.Update, wildcardRole, false),
+		review(t, admissionv1.Create, defaultSAPod, false),
+		review(t, admissionv1.Create, strings.Replace(compliantPod, "containers:", "nodeName: node-1\n  containers:", 1), false),
+	}
+	want := make([]bool, len(bodies))
+	for i, b := range bodies {
+		want[i] = post(t, h, b).Allowed
+	}
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			var err error
+			for i := range 20 {
+				j := (g + i) % len(bodies)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, ValidatePath, bytes.NewReader(bodies[j])))
+				var out admissionv1.AdmissionReview
+				if jerr := json.Unmarshal(rec.Body.Bytes(), &out); jerr != nil || out.Response == nil {
+					err = fmt.Errorf("review %d: status %d: %s", j, rec.Code, rec.Body)
+				} else if out.Response.Allowed != want[j] {
+					err = fmt.Errorf("review %d allowed=%v under concurrency, %v alone", j, out.Response.Allowed, want[j])
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	if after, err := json.Marshal(st.Snapshot()); err != nil || !bytes.Equal(before, after) {
+		t.Errorf("reviews changed the cluster state's objects (%v)", err)
 	}
 }

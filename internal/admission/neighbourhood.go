@@ -41,7 +41,9 @@ type neighbourhood struct {
 }
 
 func newNeighbourhood(st *clusterstate.State, secretData bool) *neighbourhood {
-	b := inventory.NewBuilder(st.Cluster(), inventory.Options{Namespace: st.Namespace(), SecretData: secretData})
+	// The cache's objects are trimmed and shared by concurrent requests: the Builder must
+	// not touch them beyond the shallow copy each gets.
+	b := inventory.NewBuilder(st.Cluster(), inventory.Options{Namespace: st.Namespace(), SecretData: secretData, Shared: true})
 	for _, k := range inventory.AllKinds {
 		b.SetStatus(k, st.Status(k))
 	}

@@ -402,7 +402,7 @@ func (s *State) Snapshot() *inventory.Snapshot {
 	}
 	s.mu.RUnlock()
 
-	b := inventory.NewBuilder(cluster, inventory.Options{Namespace: s.opts.Namespace, Kinds: s.opts.Kinds})
+	b := inventory.NewBuilder(cluster, inventory.Options{Namespace: s.opts.Namespace, Kinds: s.opts.Kinds, Shared: true})
 	for _, k := range inventory.AllKinds {
 		if st, ok := status[k]; ok {
 			b.SetStatus(k, st)

@@ -32,6 +32,10 @@ type Options struct {
 	// Kinds limits live collection to these kinds (nil = every kind). The others are
 	// recorded as absent. File sources read what the files hold.
 	Kinds []Kind
+	// Shared says the objects added are trimmed already and shared with other readers (a
+	// cache's objects, shallow-copied): the Builder then changes nothing below their top
+	// level, and does not trim them.
+	Shared bool
 }
 
 // Builder assembles a Snapshot. It normalizes every object the same way whatever the
@@ -106,7 +110,9 @@ func (b *Builder) add(obj runtime.Object, loc *Location, t *trimmer) (Kind, bool
 			return k, false
 		}
 	}
-	t.trim(obj)
+	if !b.opts.Shared {
+		t.trim(obj)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch o := obj.(type) {
