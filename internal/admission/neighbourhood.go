@@ -61,7 +61,7 @@ func (n *neighbourhood) add(k inventory.Kind, obj clusterstate.Object) bool {
 		return false
 	}
 	n.seen[ref] = true
-	n.b.Add(clusterstate.ShallowCopy(obj), nil)
+	n.b.Add(obj, nil)
 	return true
 }
 

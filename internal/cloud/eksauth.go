@@ -2,7 +2,9 @@ package cloud
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"sigs.k8s.io/yaml"
 )
@@ -38,6 +40,27 @@ func (m AuthMapping) IsNode() bool { return strings.HasPrefix(m.Username, "syste
 // naming it and no entries; the other key is still read. Entries without an ARN are kept
 // (PrincipalARN "").
 func ParseAWSAuth(data map[string]string) ([]AuthMapping, []error) {
+	roles, users := data["mapRoles"], data["mapUsers"]
+	if p := lastAWSAuth.Load(); p != nil && p.roles == roles && p.users == users {
+		return slices.Clone(p.out), p.errs
+	}
+	out, errs := parseAWSAuth(data)
+	lastAWSAuth.Store(&awsAuthParse{roles: roles, users: users, out: slices.Clone(out), errs: errs})
+	return out, errs
+}
+
+// lastAWSAuth is the last aws-auth parsed: the webhook decides every request with the same
+// ConfigMap, and a scan reads it from several checks. Callers get their own slice; the
+// mappings' Groups are shared and read-only.
+var lastAWSAuth atomic.Pointer[awsAuthParse]
+
+type awsAuthParse struct {
+	roles, users string
+	out          []AuthMapping
+	errs         []error
+}
+
+func parseAWSAuth(data map[string]string) ([]AuthMapping, []error) {
 	var out []AuthMapping
 	var errs []error
 	for _, key := range []string{"mapRoles", "mapUsers"} {

@@ -39,7 +39,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"slices"
 	"sync"
 
@@ -409,24 +408,11 @@ func (s *State) Snapshot() *inventory.Snapshot {
 		}
 		for _, st := range stores[k] {
 			for _, o := range st.List() {
-				b.Add(ShallowCopy(typed(o)), nil)
+				b.Add(typed(o), nil)
 			}
 		}
 	}
 	return b.Build()
-}
-
-// ShallowCopy returns a copy of a typed object's top-level struct, so that a Builder can set
-// its type meta and drop fields without touching the cached original. Maps and slices
-// stay shared: treat them as read-only.
-func ShallowCopy(obj runtime.Object) runtime.Object {
-	v := reflect.ValueOf(obj)
-	if v.Kind() != reflect.Pointer || v.IsNil() {
-		return obj
-	}
-	c := reflect.New(v.Elem().Type())
-	c.Elem().Set(v.Elem())
-	return c.Interface().(runtime.Object)
 }
 
 // FromSnapshot returns a synced State holding a Snapshot's objects, with no informers: for

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // LastAppliedAnnotation is kubectl's copy of the applied manifest. On Secrets it holds the
@@ -117,82 +118,61 @@ func (b *Builder) add(obj runtime.Object, loc *Location, t *trimmer) (Kind, bool
 	defer b.mu.Unlock()
 	switch o := obj.(type) {
 	case *corev1.Namespace:
-		o.TypeMeta = typeMeta("v1", k)
-		b.s.Namespaces = append(b.s.Namespaces, *o)
+		push(&b.s.Namespaces, o, "v1", k)
 	case *corev1.ServiceAccount:
-		o.TypeMeta = typeMeta("v1", k)
-		b.s.ServiceAccounts = append(b.s.ServiceAccounts, *o)
+		push(&b.s.ServiceAccounts, o, "v1", k)
 	case *corev1.Secret:
-		if !b.opts.SecretData {
-			if o.Type != corev1.SecretTypeServiceAccountToken {
-				return k, false
-			}
-			o.Data, o.StringData = nil, nil
+		if !b.opts.SecretData && o.Type != corev1.SecretTypeServiceAccountToken {
+			return k, false
 		}
-		o.TypeMeta = typeMeta("v1", k)
-		b.s.Secrets = append(b.s.Secrets, *o)
+		s := push(&b.s.Secrets, o, "v1", k)
+		if !b.opts.SecretData {
+			s.Data, s.StringData = nil, nil
+		}
 	case *corev1.Pod:
-		o.TypeMeta = typeMeta("v1", k)
-		b.s.Pods = append(b.s.Pods, *o)
+		push(&b.s.Pods, o, "v1", k)
 	case *appsv1.Deployment:
-		o.TypeMeta = typeMeta("apps/v1", k)
-		b.s.Deployments = append(b.s.Deployments, *o)
+		push(&b.s.Deployments, o, "apps/v1", k)
 	case *appsv1.StatefulSet:
-		o.TypeMeta = typeMeta("apps/v1", k)
-		b.s.StatefulSets = append(b.s.StatefulSets, *o)
+		push(&b.s.StatefulSets, o, "apps/v1", k)
 	case *appsv1.DaemonSet:
-		o.TypeMeta = typeMeta("apps/v1", k)
-		b.s.DaemonSets = append(b.s.DaemonSets, *o)
+		push(&b.s.DaemonSets, o, "apps/v1", k)
 	case *appsv1.ReplicaSet:
 		// A Deployment's old ReplicaSets, scaled to zero, are revision history: no pod
 		// runs from them.
 		if o.Spec.Replicas != nil && *o.Spec.Replicas == 0 && metav1.GetControllerOf(o) != nil {
 			return k, false
 		}
-		o.TypeMeta = typeMeta("apps/v1", k)
-		b.s.ReplicaSets = append(b.s.ReplicaSets, *o)
+		push(&b.s.ReplicaSets, o, "apps/v1", k)
 	case *batchv1.Job:
-		o.TypeMeta = typeMeta("batch/v1", k)
-		b.s.Jobs = append(b.s.Jobs, *o)
+		push(&b.s.Jobs, o, "batch/v1", k)
 	case *batchv1.CronJob:
-		o.TypeMeta = typeMeta("batch/v1", k)
-		b.s.CronJobs = append(b.s.CronJobs, *o)
+		push(&b.s.CronJobs, o, "batch/v1", k)
 	case *corev1.ReplicationController:
-		o.TypeMeta = typeMeta("v1", k)
-		b.s.ReplicationControllers = append(b.s.ReplicationControllers, *o)
+		push(&b.s.ReplicationControllers, o, "v1", k)
 	case *rbacv1.Role:
-		o.TypeMeta = typeMeta("rbac.authorization.k8s.io/v1", k)
-		b.s.Roles = append(b.s.Roles, *o)
+		push(&b.s.Roles, o, rbacv1.SchemeGroupVersion.String(), k)
 	case *rbacv1.ClusterRole:
-		o.TypeMeta = typeMeta("rbac.authorization.k8s.io/v1", k)
-		b.s.ClusterRoles = append(b.s.ClusterRoles, *o)
+		push(&b.s.ClusterRoles, o, rbacv1.SchemeGroupVersion.String(), k)
 	case *rbacv1.RoleBinding:
-		o.TypeMeta = typeMeta("rbac.authorization.k8s.io/v1", k)
-		b.s.RoleBindings = append(b.s.RoleBindings, *o)
+		push(&b.s.RoleBindings, o, rbacv1.SchemeGroupVersion.String(), k)
 	case *rbacv1.ClusterRoleBinding:
-		o.TypeMeta = typeMeta("rbac.authorization.k8s.io/v1", k)
-		b.s.ClusterRoleBindings = append(b.s.ClusterRoleBindings, *o)
+		push(&b.s.ClusterRoleBindings, o, rbacv1.SchemeGroupVersion.String(), k)
 	case *corev1.ConfigMap:
 		if !KeptConfigMap(o.Namespace, o.Name) {
 			return k, false
 		}
-		o.TypeMeta = typeMeta("v1", k)
-		b.s.ConfigMaps = append(b.s.ConfigMaps, *o)
+		push(&b.s.ConfigMaps, o, "v1", k)
 	case *corev1.Node:
-		o.TypeMeta = typeMeta("v1", k)
-		b.s.Nodes = append(b.s.Nodes, *o)
+		push(&b.s.Nodes, o, "v1", k)
 	case *admissionregistrationv1.ValidatingWebhookConfiguration:
-		o.TypeMeta = typeMeta("admissionregistration.k8s.io/v1", k)
-		b.s.ValidatingWebhookConfigurations = append(b.s.ValidatingWebhookConfigurations, *o)
+		push(&b.s.ValidatingWebhookConfigurations, o, admissionregistrationv1.SchemeGroupVersion.String(), k)
 	case *admissionregistrationv1.MutatingWebhookConfiguration:
-		o.TypeMeta = typeMeta("admissionregistration.k8s.io/v1", k)
-		b.s.MutatingWebhookConfigurations = append(b.s.MutatingWebhookConfigurations, *o)
+		push(&b.s.MutatingWebhookConfigurations, o, admissionregistrationv1.SchemeGroupVersion.String(), k)
 	case *AuthorizationPolicy:
-		o.TypeMeta = typeMeta(IstioSecurityGroup+"/"+IstioSecurityVersions[0], k)
-		b.s.AuthorizationPolicies = append(b.s.AuthorizationPolicies, *o)
+		push(&b.s.AuthorizationPolicies, o, IstioSecurityGroup+"/"+IstioSecurityVersions[0], k)
 	case *PeerAuthentication:
-		o.TypeMeta = typeMeta(IstioSecurityGroup+"/"+IstioSecurityVersions[0], k)
-		b.s.PeerAuthentications = append(b.s.PeerAuthentications, *o)
+		push(&b.s.PeerAuthentications, o, IstioSecurityGroup+"/"+IstioSecurityVersions[0], k)
 	}
 	if loc != nil {
 		b.s.Locations[ObjectRef{Kind: k, Namespace: meta.Namespace, Name: meta.Name}] = *loc
@@ -273,8 +253,16 @@ func sortObjects[T any, P object[T]](objs []T) {
 	}
 }
 
-func typeMeta(apiVersion string, k Kind) metav1.TypeMeta {
-	return metav1.TypeMeta{APIVersion: apiVersion, Kind: string(k)}
+// push appends a copy of o to list, sets the copy's type meta and returns it. o itself is
+// not written to: it may be shared.
+func push[T any, P interface {
+	*T
+	runtime.Object
+}](list *[]T, o P, apiVersion string, k Kind) P {
+	*list = append(*list, *o)
+	c := P(&(*list)[len(*list)-1])
+	c.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(apiVersion, string(k)))
+	return c
 }
 
 func withoutKey(m map[string]string, key string) map[string]string {
