@@ -47,7 +47,7 @@ func newNeighbourhood(st *clusterstate.State, secretData bool) *neighbourhood {
 	for _, k := range inventory.AllKinds {
 		b.SetStatus(k, st.Status(k))
 	}
-	return &neighbourhood{st: st, b: b, seen: map[inventory.ObjectRef]bool{}}
+	return &neighbourhood{st: st, b: b, seen: make(map[inventory.ObjectRef]bool, 64)}
 }
 
 // add adds an object once; the first version added of an object wins, so the object under

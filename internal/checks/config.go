@@ -104,18 +104,19 @@ func (c *Config) Privileged(namespace string) bool {
 	return slices.Contains(c.PrivilegedNamespaces, namespace)
 }
 
-func (c *Config) allowlist() []AllowEntry {
-	if c.NoDefaultAllowlist {
-		return c.Allowlist
-	}
-	return append(slices.Clone(DefaultAllowlist), c.Allowlist...)
-}
-
-// allowed returns the allowlist entry that covers a finding, if any.
+// allowed returns the allowlist entry that covers a finding, if any: the default entries
+// (unless turned off), then the configured ones.
 func (c *Config) allowed(f *Finding) *AllowEntry {
-	for _, e := range c.allowlist() {
-		if e.matches(f) {
-			return &e
+	lists := [][]AllowEntry{DefaultAllowlist, c.Allowlist}
+	if c.NoDefaultAllowlist {
+		lists = lists[1:]
+	}
+	for _, list := range lists {
+		for i := range list {
+			if list[i].matches(f) {
+				e := list[i]
+				return &e
+			}
 		}
 	}
 	return nil

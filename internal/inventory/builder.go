@@ -54,7 +54,7 @@ func NewBuilder(cluster Cluster, opts Options) *Builder {
 	cluster.SecretData = opts.SecretData
 	return &Builder{opts: opts, s: Snapshot{
 		Cluster:   cluster,
-		Status:    map[Kind]Status{},
+		Status:    make(map[Kind]Status, len(AllKinds)),
 		Locations: map[ObjectRef]Location{},
 	}}
 }
