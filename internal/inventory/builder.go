@@ -151,13 +151,13 @@ func (b *Builder) add(obj runtime.Object, loc *Location, t *trimmer) (Kind, bool
 	case *corev1.ReplicationController:
 		push(&b.s.ReplicationControllers, o, "v1", k)
 	case *rbacv1.Role:
-		push(&b.s.Roles, o, rbacv1.SchemeGroupVersion.String(), k)
+		push(&b.s.Roles, o, rbacAPIVersion, k)
 	case *rbacv1.ClusterRole:
-		push(&b.s.ClusterRoles, o, rbacv1.SchemeGroupVersion.String(), k)
+		push(&b.s.ClusterRoles, o, rbacAPIVersion, k)
 	case *rbacv1.RoleBinding:
-		push(&b.s.RoleBindings, o, rbacv1.SchemeGroupVersion.String(), k)
+		push(&b.s.RoleBindings, o, rbacAPIVersion, k)
 	case *rbacv1.ClusterRoleBinding:
-		push(&b.s.ClusterRoleBindings, o, rbacv1.SchemeGroupVersion.String(), k)
+		push(&b.s.ClusterRoleBindings, o, rbacAPIVersion, k)
 	case *corev1.ConfigMap:
 		if !KeptConfigMap(o.Namespace, o.Name) {
 			return k, false
@@ -166,13 +166,13 @@ func (b *Builder) add(obj runtime.Object, loc *Location, t *trimmer) (Kind, bool
 	case *corev1.Node:
 		push(&b.s.Nodes, o, "v1", k)
 	case *admissionregistrationv1.ValidatingWebhookConfiguration:
-		push(&b.s.ValidatingWebhookConfigurations, o, admissionregistrationv1.SchemeGroupVersion.String(), k)
+		push(&b.s.ValidatingWebhookConfigurations, o, admissionAPIVersion, k)
 	case *admissionregistrationv1.MutatingWebhookConfiguration:
-		push(&b.s.MutatingWebhookConfigurations, o, admissionregistrationv1.SchemeGroupVersion.String(), k)
+		push(&b.s.MutatingWebhookConfigurations, o, admissionAPIVersion, k)
 	case *AuthorizationPolicy:
-		push(&b.s.AuthorizationPolicies, o, IstioSecurityGroup+"/"+IstioSecurityVersions[0], k)
+		push(&b.s.AuthorizationPolicies, o, istioAPIVersion, k)
 	case *PeerAuthentication:
-		push(&b.s.PeerAuthentications, o, IstioSecurityGroup+"/"+IstioSecurityVersions[0], k)
+		push(&b.s.PeerAuthentications, o, istioAPIVersion, k)
 	}
 	if loc != nil {
 		b.s.Locations[ObjectRef{Kind: k, Namespace: meta.Namespace, Name: meta.Name}] = *loc
@@ -252,6 +252,13 @@ func sortObjects[T any, P object[T]](objs []T) {
 		}
 	}
 }
+
+// apiVersions of the kinds a Snapshot holds (constants: push runs for every object).
+var (
+	rbacAPIVersion      = rbacv1.SchemeGroupVersion.String()
+	admissionAPIVersion = admissionregistrationv1.SchemeGroupVersion.String()
+	istioAPIVersion     = IstioSecurityGroup + "/" + IstioSecurityVersions[0]
+)
 
 // push appends a copy of o to list, sets the copy's type meta and returns it. o itself is
 // not written to: it may be shared.

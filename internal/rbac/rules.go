@@ -63,13 +63,30 @@ func RuleAllows(rule *rbacv1.PolicyRule, r Request) bool {
 	if !r.IsResource() {
 		return NonResourceURLMatches(rule, r.Path)
 	}
-	combined := r.Resource
-	if r.Subresource != "" {
-		combined += "/" + r.Subresource
-	}
 	return APIGroupMatches(rule, r.APIGroup) &&
-		ResourceMatches(rule, combined, r.Subresource) &&
+		resourceMatches(rule, r.Resource, r.Subresource) &&
 		ResourceNameMatches(rule, r.Name)
+}
+
+// resourceMatches is ResourceMatches without building "resource/subresource" (RuleAllows
+// runs millions of times in a scan).
+func resourceMatches(rule *rbacv1.PolicyRule, resource, subresource string) bool {
+	for _, res := range rule.Resources {
+		switch {
+		case res == rbacv1.ResourceAll:
+			return true
+		case subresource == "":
+			if res == resource {
+				return true
+			}
+		case len(res) == len(resource)+1+len(subresource) && res[len(resource)] == '/' &&
+			strings.HasPrefix(res, resource) && strings.HasSuffix(res, subresource):
+			return true
+		case len(res) == len(subresource)+2 && strings.HasPrefix(res, "*/") && strings.HasSuffix(res, subresource):
+			return true
+		}
+	}
+	return false
 }
 
 // VerbMatches: the verb is listed, or `*` is.
