@@ -380,6 +380,7 @@ func (s *State) ByIndex(k inventory.Kind, index, key string) []Object {
 		if err != nil {
 			continue // the kind has no such index
 		}
+		out = slices.Grow(out, len(objs))
 		for _, o := range objs {
 			out = append(out, typed(o))
 		}

@@ -209,7 +209,11 @@ func (ix *Index) GrantsForGroup(group string) []Grant {
 }
 
 func (ix *Index) grantsOf(u User, bindings []*Binding) []Grant {
-	var out []Grant
+	n := 0
+	for _, b := range bindings {
+		n += len(b.Rules)
+	}
+	out := make([]Grant, 0, n) // an upper bound: grants are many, and this runs per subject
 	for _, b := range bindings {
 		s := firstSubject(b, u)
 		if s == nil {
@@ -285,8 +289,12 @@ func (ix *Index) GrantsFor(u User) []Grant {
 func AggregateClusterRoles(crs []rbacv1.ClusterRole) (map[string][]rbacv1.PolicyRule, map[string]bool) {
 	rules := make(map[string][]rbacv1.PolicyRule, len(crs))
 	computed := map[string]bool{}
-	byName := slices.Clone(crs)
-	slices.SortFunc(byName, func(a, b rbacv1.ClusterRole) int { return cmp.Compare(a.Name, b.Name) })
+	byName := crs // read only; a Snapshot's are sorted by name already
+	order := func(a, b rbacv1.ClusterRole) int { return cmp.Compare(a.Name, b.Name) }
+	if !slices.IsSortedFunc(byName, order) {
+		byName = slices.Clone(crs)
+		slices.SortFunc(byName, order)
+	}
 	var todo []*rbacv1.ClusterRole
 	for i := range byName {
 		cr := &byName[i]
