@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -224,20 +225,8 @@ func writeJSON(w io.Writer, s *Scan) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	bw.Write(before)
 	bw.WriteString(`"findings": [`)
-	var ib bytes.Buffer
-	item := json.NewEncoder(&ib)
-	item.SetIndent("    ", "  ")
-	item.SetEscapeHTML(false)
-	for i := range s.Findings {
-		if i > 0 {
-			bw.WriteString(",")
-		}
-		bw.WriteString("\n    ")
-		ib.Reset()
-		if err := item.Encode(&s.Findings[i]); err != nil {
-			return err
-		}
-		bw.Write(bytes.TrimSuffix(ib.Bytes(), []byte("\n")))
+	if err := writeFindingsJSON(bw, s.Findings); err != nil {
+		return err
 	}
 	if len(s.Findings) > 0 {
 		bw.WriteString("\n  ")
@@ -245,4 +234,68 @@ func writeJSON(w io.Writer, s *Scan) error {
 	bw.WriteString("]")
 	bw.Write(after)
 	return bw.Flush()
+}
+
+// writeFindingsJSON writes the findings array's items, indented as in the whole document.
+// Chunks of findings are encoded on every CPU and written in order, a few chunks in memory
+// at a time: an XL scan has hundreds of thousands of findings.
+func writeFindingsJSON(w io.Writer, fs []checks.Finding) error {
+	const chunk = 1024
+	type part struct {
+		b   []byte
+		err error
+	}
+	n := (len(fs) + chunk - 1) / chunk
+	parts := make([]chan part, n)
+	for i := range parts {
+		parts[i] = make(chan part, 1)
+	}
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0)+1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := range n {
+			select {
+			case slots <- struct{}{}:
+			case <-stop:
+				return
+			}
+			go func() {
+				b, err := encodeFindings(fs[i*chunk:min(len(fs), (i+1)*chunk)], i == 0)
+				parts[i] <- part{b, err}
+			}()
+		}
+	}()
+	for i := range n {
+		p := <-parts[i]
+		<-slots
+		if p.err != nil {
+			return p.err
+		}
+		if _, err := w.Write(p.b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// encodeFindings encodes findings as items of the findings array, each preceded by its
+// separator (none before the very first).
+func encodeFindings(fs []checks.Finding, first bool) ([]byte, error) {
+	var out, ib bytes.Buffer
+	item := json.NewEncoder(&ib)
+	item.SetIndent("    ", "  ")
+	item.SetEscapeHTML(false)
+	for i := range fs {
+		if i > 0 || !first {
+			out.WriteString(",")
+		}
+		out.WriteString("\n    ")
+		ib.Reset()
+		if err := item.Encode(&fs[i]); err != nil {
+			return nil, err
+		}
+		out.Write(bytes.TrimSuffix(ib.Bytes(), []byte("\n")))
+	}
+	return out.Bytes(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,5 +160,31 @@ func TestMarkdownEscapes(t *testing.T) {
 	row := strings.Split(buf.String(), "\n")[6]
 	if strings.Count(row, " | ") != 4 || strings.Contains(row, "<script>") {
 		t.Errorf("a finding must stay in one table row of 5 cells, escaped: %q", row)
+	}
+}
+
+// The JSON report encodes findings in chunks on every CPU: the bytes must be those of
+// encoding the whole document at once, in order, whatever the number of chunks.
+func TestJSONFindingsInChunks(t *testing.T) {
+	for _, n := range []int{0, 1, 1023, 1024, 1025, 5000} {
+		s := &Scan{APIVersion: APIVersion, Kind: "ScanResult", Findings: make([]checks.Finding, n)}
+		for i := range s.Findings {
+			s.Findings[i] = checks.Finding{Check: "KW-T-001", Severity: checks.Severity(i % 5), Title: "t <&>",
+				Message: fmt.Sprintf("finding %d", i), Object: inventory.ObjectRef{Kind: inventory.Pods, Namespace: "ns", Name: fmt.Sprint("p", i)},
+				Evidence: []string{"a", "b"}}
+		}
+		var got, want bytes.Buffer
+		if err := writeJSON(&got, s); err != nil {
+			t.Fatal(err)
+		}
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%d findings: chunked JSON differs from the whole document's encoding", n)
+		}
 	}
 }
