@@ -164,6 +164,7 @@ func (e *Evaluator) Evaluate(k inventory.Kind, obj clusterstate.Object) []checks
 	ns := obj.GetNamespace()
 	ref := inventory.ObjectRef{Kind: k, Namespace: ns, Name: obj.GetName()}
 	n := newNeighbourhood(e.state, k == inventory.Secrets)
+	defer n.release() // the findings returned hold no pointer into its Snapshot
 	n.add(k, obj)
 	switch o := obj.(type) {
 	case *corev1.ServiceAccount:

@@ -2,6 +2,7 @@ package admission
 
 import (
 	"strings"
+	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,14 +41,33 @@ type neighbourhood struct {
 	seen map[inventory.ObjectRef]bool
 }
 
+// neighbourhoods keeps the memory of finished decisions' neighbourhoods for the next ones:
+// a decision's garbage is what makes the GC run, and the GC is the latency tail.
+var neighbourhoods sync.Pool
+
+// newNeighbourhood returns an empty neighbourhood; release it once its Snapshot, and
+// everything that points into it, is no longer used.
 func newNeighbourhood(st *clusterstate.State, secretData bool) *neighbourhood {
 	// The cache's objects are trimmed and shared by concurrent requests: the Builder must
-	// not touch them beyond the shallow copy each gets.
-	b := inventory.NewBuilder(st.Cluster(), inventory.Options{Namespace: st.Namespace(), SecretData: secretData, Shared: true})
-	for _, k := range inventory.AllKinds {
-		b.SetStatus(k, st.Status(k))
+	// not touch them, only its copies.
+	opts := inventory.Options{Namespace: st.Namespace(), SecretData: secretData, Shared: true}
+	n, _ := neighbourhoods.Get().(*neighbourhood)
+	if n == nil {
+		n = &neighbourhood{b: inventory.NewBuilder(st.Cluster(), opts), seen: make(map[inventory.ObjectRef]bool, 64)}
+	} else {
+		n.b.Reset(st.Cluster(), opts)
+		clear(n.seen)
 	}
-	return &neighbourhood{st: st, b: b, seen: make(map[inventory.ObjectRef]bool, 64)}
+	n.st = st
+	for _, k := range inventory.AllKinds {
+		n.b.SetStatus(k, st.Status(k))
+	}
+	return n
+}
+
+func (n *neighbourhood) release() {
+	n.st = nil
+	neighbourhoods.Put(n)
 }
 
 // add adds an object once; the first version added of an object wins, so the object under

@@ -59,6 +59,53 @@ func NewBuilder(cluster Cluster, opts Options) *Builder {
 	}}
 }
 
+// Reset empties the Builder for a new Snapshot as NewBuilder would, keeping the memory of
+// the last one: for callers that build many small Snapshots (the webhook, one per
+// decision). The Snapshot it built last must no longer be used.
+func (b *Builder) Reset(cluster Cluster, opts Options) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cluster.Namespace = opts.Namespace
+	cluster.SecretData = opts.SecretData
+	b.opts = opts
+	s := &b.s
+	clear(s.Status)
+	clear(s.Locations)
+	*s = Snapshot{
+		Cluster:                         cluster,
+		Status:                          s.Status,
+		Locations:                       s.Locations,
+		Namespaces:                      emptied(s.Namespaces),
+		ServiceAccounts:                 emptied(s.ServiceAccounts),
+		Secrets:                         emptied(s.Secrets),
+		Pods:                            emptied(s.Pods),
+		Deployments:                     emptied(s.Deployments),
+		StatefulSets:                    emptied(s.StatefulSets),
+		DaemonSets:                      emptied(s.DaemonSets),
+		ReplicaSets:                     emptied(s.ReplicaSets),
+		Jobs:                            emptied(s.Jobs),
+		CronJobs:                        emptied(s.CronJobs),
+		ReplicationControllers:          emptied(s.ReplicationControllers),
+		Roles:                           emptied(s.Roles),
+		ClusterRoles:                    emptied(s.ClusterRoles),
+		RoleBindings:                    emptied(s.RoleBindings),
+		ClusterRoleBindings:             emptied(s.ClusterRoleBindings),
+		ConfigMaps:                      emptied(s.ConfigMaps),
+		Nodes:                           emptied(s.Nodes),
+		ValidatingWebhookConfigurations: emptied(s.ValidatingWebhookConfigurations),
+		MutatingWebhookConfigurations:   emptied(s.MutatingWebhookConfigurations),
+		AuthorizationPolicies:           emptied(s.AuthorizationPolicies),
+		PeerAuthentications:             emptied(s.PeerAuthentications),
+	}
+}
+
+// emptied returns s with no elements and its capacity, the old ones zeroed (nothing they
+// pointed to is kept alive).
+func emptied[T any](s []T) []T {
+	clear(s)
+	return s[:0]
+}
+
 // SetStatus records how a kind was collected.
 func (b *Builder) SetStatus(k Kind, st Status) {
 	if k == Secrets && st.State == Collected && !b.opts.SecretData {

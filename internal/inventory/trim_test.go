@@ -165,3 +165,37 @@ func TestLineKind(t *testing.T) {
 		}
 	}
 }
+
+// A reset Builder builds what a new one would, and nothing of its last Snapshot.
+func TestBuilderReset(t *testing.T) {
+	pod := func(name string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "a"}}
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "a"}}
+	b := NewBuilder(Cluster{Name: "one"}, Options{})
+	b.Add(pod("p1"), &Location{File: "f.yaml"})
+	b.Add(pod("p2"), nil)
+	b.SetStatus(Pods, Status{State: Collected})
+	if first := b.Build(); len(first.Pods) != 2 {
+		t.Fatalf("first snapshot has %d pods", len(first.Pods))
+	}
+
+	b.Reset(Cluster{Name: "two"}, Options{Namespace: "a"})
+	b.Add(sa.DeepCopy(), nil)
+	b.SetStatus(ServiceAccounts, Status{State: Collected})
+	got := b.Build()
+
+	fresh := NewBuilder(Cluster{Name: "two"}, Options{Namespace: "a"})
+	fresh.Add(sa.DeepCopy(), nil)
+	fresh.SetStatus(ServiceAccounts, Status{State: Collected})
+	want := fresh.Build()
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("reset builder built\n%+v\nwant\n%+v", got, want)
+	}
+	if len(got.Pods) != 0 || cap(got.Pods) == 0 {
+		t.Errorf("pods after reset: len %d cap %d, want none and the old capacity", len(got.Pods), cap(got.Pods))
+	}
+	if p := got.Pods[:cap(got.Pods)]; p[0].Name != "" {
+		t.Errorf("the old pods are still referenced: %q", p[0].Name)
+	}
+}
