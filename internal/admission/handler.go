@@ -1,15 +1,16 @@
 package admission
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -105,6 +106,14 @@ func httpError(w http.ResponseWriter, code int, format string, args ...any) {
 // failurePolicy.
 var errNotReady = errors.New("kwid: cluster state not synced yet")
 
+// bodies are request body buffers reused from request to request (those that grew past
+// maxPooledBody are left to the GC).
+var bodies sync.Pool
+
+const maxPooledBody = 256 << 10
+
+var reviewAPIVersion = admissionv1.SchemeGroupVersion.String()
+
 // ServeHTTP decodes one AdmissionReview and answers it. Bodies that are not an
 // AdmissionReview v1 get 400, bodies over MaxBodyBytes 413, other methods 405.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +128,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	buf, _ := bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodies.Put(buf)
+		}
+	}()
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body := buf.Bytes() // decoding copies what it keeps
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -140,7 +160,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := json.Marshal(admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: admissionv1.SchemeGroupVersion.String(), Kind: "AdmissionReview"},
+		TypeMeta: metav1.TypeMeta{APIVersion: reviewAPIVersion, Kind: "AdmissionReview"},
 		Response: resp,
 	})
 	if err != nil {
@@ -160,7 +180,7 @@ func decodeReview(body []byte) (*admissionv1.AdmissionRequest, error) {
 	if err := json.Unmarshal(body, &review); err != nil {
 		return nil, fmt.Errorf("malformed AdmissionReview: %w", err)
 	}
-	if review.APIVersion != admissionv1.SchemeGroupVersion.String() || review.Kind != "AdmissionReview" {
+	if review.APIVersion != reviewAPIVersion || review.Kind != "AdmissionReview" {
 		return nil, fmt.Errorf("malformed AdmissionReview: apiVersion %q kind %q, want admission.k8s.io/v1 AdmissionReview", review.APIVersion, review.Kind)
 	}
 	if review.Request == nil {
