@@ -265,6 +265,11 @@ func Run(in *Input, cs ...*Check) *Result {
 	}
 	close(next)
 	wg.Wait()
+	n := 0
+	for _, p := range parts {
+		n += len(p.Findings)
+	}
+	res.Findings = slices.Grow(res.Findings, n)
 	for _, p := range parts {
 		res.Findings = append(res.Findings, p.Findings...)
 		res.NotAssessed = append(res.NotAssessed, p.NotAssessed...)

@@ -33,8 +33,10 @@ func (w Workload) ServiceAccountName() string {
 
 // Workloads returns every Pod and pod template of the Snapshot, controllers first.
 func (s *Snapshot) Workloads() []Workload {
-	controllers := map[ObjectRef]bool{}
-	var out []Workload
+	nControllers := len(s.Deployments) + len(s.StatefulSets) + len(s.DaemonSets) + len(s.CronJobs) +
+		len(s.ReplicationControllers) + len(s.ReplicaSets) + len(s.Jobs)
+	controllers := make(map[ObjectRef]bool, nControllers)
+	out := make([]Workload, 0, nControllers+len(s.Pods))
 	add := func(k Kind, m *metav1.ObjectMeta, t *corev1.PodTemplateSpec) {
 		ref := ObjectRef{Kind: k, Namespace: m.Namespace, Name: m.Name}
 		controllers[ref] = true
