@@ -128,10 +128,12 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	} else if multi {
 		return o.runMulti(cmd, g, streams, outs, failOn, custom, base, cfg)
 	}
+	start := time.Now()
 	in, err := o.input.load(cmd.Context(), g, streams, cmd.Flags())
 	if err != nil {
 		return err
 	}
+	g.logger.Debug("input read", "took", time.Since(start).Round(time.Millisecond))
 	input := in.checksInput()
 	input.Config = cfg
 	if len(o.auditLogs) > 0 {
@@ -143,7 +145,9 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	if custom != nil {
 		all = append(all, custom.Checks()...)
 	}
+	start = time.Now()
 	res := checks.Run(input, all...)
+	g.logger.Debug("checks ran", "checks", len(all), "findings", len(res.Findings), "took", time.Since(start).Round(time.Millisecond))
 	if custom != nil {
 		if errs := custom.Errors(); len(errs) > 0 {
 			return fmt.Errorf("custom rules failed: %w", errors.Join(errs...))
@@ -171,9 +175,11 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	}
 
 	for _, out := range outs {
+		start = time.Now()
 		if err := writeReport(streams.Out, out, scan); err != nil {
 			return err
 		}
+		g.logger.Debug("report written", "format", out.format, "took", time.Since(start).Round(time.Millisecond))
 	}
 	switch {
 	case o.failOn != "" && scan.AtOrAbove(failOn):
