@@ -165,6 +165,9 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 		}
 	}
 	scan := report.NewScan(in.snap, res, in.errors)
+	// Nothing below reads the input (keep it so): the Snapshot and the checks' memos are
+	// collected while the reports are written, and the GC marks the findings alone.
+	incomplete := len(in.errors) > 0
 	scan.KwidVersion = kwidVersion()
 	scan.Baseline = baseRep
 	if o.writeBase != "" {
@@ -184,7 +187,7 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 	switch {
 	case o.failOn != "" && scan.AtOrAbove(failOn):
 		return &exitError{code: ExitFindings}
-	case len(in.errors) > 0:
+	case incomplete:
 		return &exitError{code: ExitIncomplete}
 	}
 	return nil
