@@ -46,6 +46,9 @@ type Builder struct {
 	opts Options
 	mu   sync.Mutex
 	s    Snapshot
+	// sizes are how many objects of each kind are expected (a saved snapshot says): the
+	// slices grow to that and no further.
+	sizes map[Kind]int
 }
 
 // NewBuilder starts a Snapshot for the given source and options.
@@ -57,6 +60,13 @@ func NewBuilder(cluster Cluster, opts Options) *Builder {
 		Status:    make(map[Kind]Status, len(AllKinds)),
 		Locations: map[ObjectRef]Location{},
 	}}
+}
+
+// expect says how many objects of each kind will be added (a hint: more or fewer may come).
+func (b *Builder) expect(sizes map[Kind]int) {
+	b.mu.Lock()
+	b.sizes = sizes
+	b.mu.Unlock()
 }
 
 // Reset empties the Builder for a new Snapshot as NewBuilder would, keeping the memory of
@@ -165,61 +175,61 @@ func (b *Builder) add(obj runtime.Object, loc *Location, t *trimmer) (Kind, bool
 	defer b.mu.Unlock()
 	switch o := obj.(type) {
 	case *corev1.Namespace:
-		push(&b.s.Namespaces, o, "v1", k)
+		push(&b.s.Namespaces, o, "v1", k, b.sizes[k])
 	case *corev1.ServiceAccount:
-		push(&b.s.ServiceAccounts, o, "v1", k)
+		push(&b.s.ServiceAccounts, o, "v1", k, b.sizes[k])
 	case *corev1.Secret:
 		if !b.opts.SecretData && o.Type != corev1.SecretTypeServiceAccountToken {
 			return k, false
 		}
-		s := push(&b.s.Secrets, o, "v1", k)
+		s := push(&b.s.Secrets, o, "v1", k, b.sizes[k])
 		if !b.opts.SecretData {
 			s.Data, s.StringData = nil, nil
 		}
 	case *corev1.Pod:
-		push(&b.s.Pods, o, "v1", k)
+		push(&b.s.Pods, o, "v1", k, b.sizes[k])
 	case *appsv1.Deployment:
-		push(&b.s.Deployments, o, "apps/v1", k)
+		push(&b.s.Deployments, o, "apps/v1", k, b.sizes[k])
 	case *appsv1.StatefulSet:
-		push(&b.s.StatefulSets, o, "apps/v1", k)
+		push(&b.s.StatefulSets, o, "apps/v1", k, b.sizes[k])
 	case *appsv1.DaemonSet:
-		push(&b.s.DaemonSets, o, "apps/v1", k)
+		push(&b.s.DaemonSets, o, "apps/v1", k, b.sizes[k])
 	case *appsv1.ReplicaSet:
 		// A Deployment's old ReplicaSets, scaled to zero, are revision history: no pod
 		// runs from them.
 		if o.Spec.Replicas != nil && *o.Spec.Replicas == 0 && metav1.GetControllerOf(o) != nil {
 			return k, false
 		}
-		push(&b.s.ReplicaSets, o, "apps/v1", k)
+		push(&b.s.ReplicaSets, o, "apps/v1", k, b.sizes[k])
 	case *batchv1.Job:
-		push(&b.s.Jobs, o, "batch/v1", k)
+		push(&b.s.Jobs, o, "batch/v1", k, b.sizes[k])
 	case *batchv1.CronJob:
-		push(&b.s.CronJobs, o, "batch/v1", k)
+		push(&b.s.CronJobs, o, "batch/v1", k, b.sizes[k])
 	case *corev1.ReplicationController:
-		push(&b.s.ReplicationControllers, o, "v1", k)
+		push(&b.s.ReplicationControllers, o, "v1", k, b.sizes[k])
 	case *rbacv1.Role:
-		push(&b.s.Roles, o, rbacAPIVersion, k)
+		push(&b.s.Roles, o, rbacAPIVersion, k, b.sizes[k])
 	case *rbacv1.ClusterRole:
-		push(&b.s.ClusterRoles, o, rbacAPIVersion, k)
+		push(&b.s.ClusterRoles, o, rbacAPIVersion, k, b.sizes[k])
 	case *rbacv1.RoleBinding:
-		push(&b.s.RoleBindings, o, rbacAPIVersion, k)
+		push(&b.s.RoleBindings, o, rbacAPIVersion, k, b.sizes[k])
 	case *rbacv1.ClusterRoleBinding:
-		push(&b.s.ClusterRoleBindings, o, rbacAPIVersion, k)
+		push(&b.s.ClusterRoleBindings, o, rbacAPIVersion, k, b.sizes[k])
 	case *corev1.ConfigMap:
 		if !KeptConfigMap(o.Namespace, o.Name) {
 			return k, false
 		}
-		push(&b.s.ConfigMaps, o, "v1", k)
+		push(&b.s.ConfigMaps, o, "v1", k, b.sizes[k])
 	case *corev1.Node:
-		push(&b.s.Nodes, o, "v1", k)
+		push(&b.s.Nodes, o, "v1", k, b.sizes[k])
 	case *admissionregistrationv1.ValidatingWebhookConfiguration:
-		push(&b.s.ValidatingWebhookConfigurations, o, admissionAPIVersion, k)
+		push(&b.s.ValidatingWebhookConfigurations, o, admissionAPIVersion, k, b.sizes[k])
 	case *admissionregistrationv1.MutatingWebhookConfiguration:
-		push(&b.s.MutatingWebhookConfigurations, o, admissionAPIVersion, k)
+		push(&b.s.MutatingWebhookConfigurations, o, admissionAPIVersion, k, b.sizes[k])
 	case *AuthorizationPolicy:
-		push(&b.s.AuthorizationPolicies, o, istioAPIVersion, k)
+		push(&b.s.AuthorizationPolicies, o, istioAPIVersion, k, b.sizes[k])
 	case *PeerAuthentication:
-		push(&b.s.PeerAuthentications, o, istioAPIVersion, k)
+		push(&b.s.PeerAuthentications, o, istioAPIVersion, k, b.sizes[k])
 	}
 	if loc != nil {
 		b.s.Locations[ObjectRef{Kind: k, Namespace: meta.Namespace, Name: meta.Name}] = *loc
@@ -308,11 +318,20 @@ var (
 )
 
 // push appends a copy of o to list, sets the copy's type meta and returns it. o itself is
-// not written to: it may be shared.
+// not written to: it may be shared. A full list doubles (append grows large slices by a
+// quarter, which for 200,000 pods copies them many times over), but not past the
+// expected size when there is one.
 func push[T any, P interface {
 	*T
 	runtime.Object
-}](list *[]T, o P, apiVersion string, k Kind) P {
+}](list *[]T, o P, apiVersion string, k Kind, expected int) P {
+	if n := len(*list); n == cap(*list) {
+		more := max(n, 16)
+		if expected > n {
+			more = min(more, expected-n)
+		}
+		*list = slices.Grow(*list, more)
+	}
 	*list = append(*list, *o)
 	c := P(&(*list)[len(*list)-1])
 	c.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(apiVersion, string(k)))

@@ -34,6 +34,9 @@ type savedHeader struct {
 	Status     map[Kind]Status `json:"status"`
 	// Objects is how many object lines follow; a shorter file is truncated.
 	Objects int `json:"objects"`
+	// Counts are the objects of each kind among them (a hint for reading; older
+	// snapshots do not have it).
+	Counts map[Kind]int `json:"counts,omitempty"`
 }
 
 // Save writes a Snapshot in the saved format; gzip-compressed when compress is true.
@@ -48,10 +51,14 @@ func Save(w io.Writer, s *Snapshot, compress bool) error {
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	total := 0
+	counts := map[Kind]int{}
 	for _, k := range AllKinds {
-		total += s.Count(k)
+		if n := s.Count(k); n > 0 {
+			counts[k] = n
+			total += n
+		}
 	}
-	if err := enc.Encode(savedHeader{APIVersion: SnapshotAPIVersion, Kind: "Snapshot", Cluster: s.Cluster, Status: s.Status, Objects: total}); err != nil {
+	if err := enc.Encode(savedHeader{APIVersion: SnapshotAPIVersion, Kind: "Snapshot", Cluster: s.Cluster, Status: s.Status, Objects: total, Counts: counts}); err != nil {
 		return fmt.Errorf("encoding snapshot: %w", err)
 	}
 	var err error
@@ -247,6 +254,7 @@ func Load(r io.Reader, opts ...LoadOption) (*Snapshot, error) {
 		return nil, fmt.Errorf("snapshot version %q is not supported (this kwid reads %s)", h.APIVersion, SnapshotAPIVersion)
 	}
 	b := NewBuilder(h.Cluster, Options{Namespace: h.Cluster.Namespace, SecretData: h.Cluster.SecretData})
+	b.expect(h.Counts) // a hint only: slices never grow past twice what is read
 	for k, st := range h.Status {
 		b.s.Status[k] = st
 	}

@@ -1,6 +1,8 @@
 package inventory
 
 import (
+	"encoding/binary"
+	"slices"
 	"unique"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,9 +38,16 @@ func Trim(obj runtime.Object) runtime.Object {
 // goroutine loading a snapshot.
 type trimmer struct {
 	strings map[string]string
+	// shared holds, by their protobuf encoding, the parts of pods and templates that are
+	// usually equal from pod to pod (labels, security contexts, env, tolerations, the
+	// projected token volume...): equal parts are stored once. Only a trimmer of its own
+	// has it: what it shares must be read-only, as a loaded Snapshot is.
+	shared map[string]any
 }
 
-func newTrimmer() *trimmer { return &trimmer{strings: map[string]string{}} }
+func newTrimmer() *trimmer {
+	return &trimmer{strings: map[string]string{}, shared: map[string]any{}}
+}
 
 func (t *trimmer) trim(obj runtime.Object) runtime.Object {
 	switch o := obj.(type) {
@@ -102,12 +111,11 @@ func (t *trimmer) trimMeta(m *metav1.ObjectMeta) {
 	t.intern(&m.GenerateName)
 	m.Labels = t.internMap(m.Labels, "")
 	m.Annotations = t.internMap(m.Annotations, LastAppliedAnnotation)
-	for i := range m.OwnerReferences {
-		r := &m.OwnerReferences[i]
+	m.OwnerReferences = shareSlice(t, "owner", m.OwnerReferences, func(r *metav1.OwnerReference) {
 		t.intern(&r.APIVersion)
 		t.intern(&r.Kind)
 		t.intern(&r.Name)
-	}
+	})
 }
 
 func (t *trimmer) trimTemplate(tmpl *corev1.PodTemplateSpec) {
@@ -131,13 +139,14 @@ func (t *trimmer) trimPodSpec(s *corev1.PodSpec) {
 	t.intern(&s.NodeName)
 	t.intern(&s.PriorityClassName)
 	s.NodeSelector = t.internMap(s.NodeSelector, "")
-	for i := range s.Tolerations {
-		tol := &s.Tolerations[i]
+	s.Tolerations = shareSlice(t, "tolerations", s.Tolerations, func(tol *corev1.Toleration) {
 		t.intern(&tol.Key)
 		t.intern((*string)(&tol.Operator))
 		t.intern(&tol.Value)
 		t.intern((*string)(&tol.Effect))
-	}
+	})
+	s.ImagePullSecrets = shareSlice(t, "pullSecrets", s.ImagePullSecrets, func(r *corev1.LocalObjectReference) { t.intern(&r.Name) })
+	s.SecurityContext = share(t, "podSecurityContext", s.SecurityContext, nil)
 	for i := range s.Volumes {
 		t.trimVolume(&s.Volumes[i])
 	}
@@ -167,8 +176,7 @@ func (t *trimmer) trimContainer(c *corev1.Container) {
 	c.ImagePullPolicy = ""
 	t.intern(&c.Name)
 	t.intern(&c.Image)
-	for i := range c.Env {
-		e := &c.Env[i]
+	c.Env = shareSlice(t, "env", c.Env, func(e *corev1.EnvVar) {
 		t.intern(&e.Name)
 		t.intern(&e.Value)
 		if f := e.ValueFrom; f != nil {
@@ -185,16 +193,16 @@ func (t *trimmer) trimContainer(c *corev1.Container) {
 				t.intern(&r.FieldPath)
 			}
 		}
-	}
-	for i := range c.EnvFrom {
-		e := &c.EnvFrom[i]
+	})
+	c.EnvFrom = shareSlice(t, "envFrom", c.EnvFrom, func(e *corev1.EnvFromSource) {
 		if r := e.SecretRef; r != nil {
 			t.intern(&r.Name)
 		}
 		if r := e.ConfigMapRef; r != nil {
 			t.intern(&r.Name)
 		}
-	}
+	})
+	c.SecurityContext = share(t, "securityContext", c.SecurityContext, nil)
 	for i := range c.VolumeMounts {
 		m := &c.VolumeMounts[i]
 		t.intern(&m.MountPath)
@@ -203,7 +211,7 @@ func (t *trimmer) trimContainer(c *corev1.Container) {
 }
 
 func (t *trimmer) trimVolume(v *corev1.Volume) {
-	if p := v.Projected; p != nil {
+	v.Projected = share(t, "projected", v.Projected, func(p *corev1.ProjectedVolumeSource) {
 		for i := range p.Sources {
 			src := &p.Sources[i]
 			if tok := src.ServiceAccountToken; tok != nil {
@@ -230,7 +238,7 @@ func (t *trimmer) trimVolume(v *corev1.Volume) {
 				t.intern(&s.Name)
 			}
 		}
-	}
+	})
 	if s := v.Secret; s != nil {
 		t.intern(&s.SecretName)
 	}
@@ -261,10 +269,31 @@ func (t *trimmer) str(s string) string {
 	return s
 }
 
-// internMap returns m with its keys and values interned, without the key drop.
+// internMap returns m with its keys and values interned, without the key drop (and the
+// one equal map shared, when the trimmer shares).
 func (t *trimmer) internMap(m map[string]string, drop string) map[string]string {
 	if len(m) == 0 {
 		return m
+	}
+	var key []byte
+	if t.shared != nil {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			if k != drop {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		key = append(key, "map\x00"...)
+		for _, k := range keys {
+			key = binary.AppendUvarint(key, uint64(len(k)))
+			key = append(key, k...)
+			key = binary.AppendUvarint(key, uint64(len(m[k])))
+			key = append(key, m[k]...)
+		}
+		if c, ok := t.shared[string(key)]; ok {
+			return c.(map[string]string)
+		}
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
@@ -275,5 +304,79 @@ func (t *trimmer) internMap(m map[string]string, drop string) map[string]string 
 	if len(out) == 0 {
 		return nil
 	}
+	if t.shared != nil {
+		t.shared[string(key)] = out
+	}
 	return out
+}
+
+// marshaler is a Kubernetes API type with its generated protobuf encoding.
+type marshaler interface {
+	Marshal() ([]byte, error)
+}
+
+// share returns the one stored object equal to p (by protobuf encoding), storing p when it
+// is the first; p itself when the trimmer does not share. prepare (if any) interns p's
+// strings: it runs on the objects kept, not on the copies dropped.
+func share[T any, P interface {
+	*T
+	marshaler
+}](t *trimmer, kind string, p P, prepare func(P)) P {
+	if p == nil {
+		return p
+	}
+	if t.shared == nil {
+		if prepare != nil {
+			prepare(p)
+		}
+		return p
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		return p
+	}
+	key := kind + "\x00" + string(b)
+	if c, ok := t.shared[key]; ok {
+		return c.(P)
+	}
+	if prepare != nil {
+		prepare(p)
+	}
+	t.shared[key] = p
+	return p
+}
+
+// shareSlice is share for a slice; the slice returned has no spare capacity, so that an
+// append never writes into a shared array.
+func shareSlice[T any, P interface {
+	*T
+	marshaler
+}](t *trimmer, kind string, s []T, prepare func(P)) []T {
+	if len(s) == 0 {
+		return s
+	}
+	if t.shared == nil {
+		for i := range s {
+			prepare(&s[i])
+		}
+		return s
+	}
+	key := append([]byte(kind), 0)
+	for i := range s {
+		b, err := P(&s[i]).Marshal()
+		if err != nil {
+			return s
+		}
+		key = binary.AppendUvarint(key, uint64(len(b)))
+		key = append(key, b...)
+	}
+	if c, ok := t.shared[string(key)]; ok {
+		return c.([]T)
+	}
+	for i := range s {
+		prepare(&s[i])
+	}
+	s = s[:len(s):len(s)]
+	t.shared[string(key)] = s
+	return s
 }

@@ -199,3 +199,68 @@ func TestBuilderReset(t *testing.T) {
 		t.Errorf("the old pods are still referenced: %q", p[0].Name)
 	}
 }
+
+// A loading trimmer stores equal parts of pods once, and the pods stay what they were.
+func TestTrimmerSharesEqualParts(t *testing.T) {
+	load := func() [3]corev1.Pod {
+		var pods [3]corev1.Pod
+		for i := range pods {
+			if err := yaml.Unmarshal([]byte(fullPod), &pods[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pods[2].Spec.Containers[0].Env[0].Value = "other" // differs from the others
+		return pods
+	}
+	want := load()
+	for i := range want {
+		Trim(&want[i])
+	}
+	got := load()
+	tr := newTrimmer()
+	for i := range got {
+		tr.trim(&got[i])
+	}
+	for i := range got {
+		if !equality.Semantic.DeepEqual(got[i], want[i]) {
+			t.Errorf("pod %d changed by sharing:\n got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+	p0, p1, p2 := &got[0].Spec, &got[1].Spec, &got[2].Spec
+	if p0.Volumes[0].Projected != p1.Volumes[0].Projected || p0.SecurityContext != p1.SecurityContext ||
+		&p0.Tolerations[0] != &p1.Tolerations[0] || &p0.Containers[0].Env[0] != &p1.Containers[0].Env[0] ||
+		&got[0].OwnerReferences[0] != &got[1].OwnerReferences[0] {
+		t.Error("equal parts of two pods are stored twice")
+	}
+	if &p0.Containers[0].Env[0] == &p2.Containers[0].Env[0] {
+		t.Error("different env shared")
+	}
+	if cap(p0.Tolerations) != len(p0.Tolerations) {
+		t.Error("a shared slice has spare capacity: an append would write into it")
+	}
+}
+
+// Saved snapshots say how many objects of each kind they hold; reading takes it as a hint
+// only: a header that lies does not make kwid reserve memory for objects that never come.
+func TestSavedCountsAreAHint(t *testing.T) {
+	b := NewBuilder(Cluster{Name: "c"}, Options{})
+	b.Add(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "a"}}, nil)
+	b.SetStatus(Pods, Status{State: Collected})
+	var buf strings.Builder
+	if err := Save(&buf, b.Build(), false); err != nil {
+		t.Fatal(err)
+	}
+	saved := buf.String()
+	if !strings.Contains(saved, `"counts":{"Pod":1}`) {
+		t.Fatalf("header has no counts:\n%s", saved)
+	}
+	for _, counts := range []string{`"counts":{"Pod":1}`, `"counts":{"Pod":1000000000000}`, `"counts":{"Pod":-5}`} {
+		s, err := Load(strings.NewReader(strings.Replace(saved, `"counts":{"Pod":1}`, counts, 1)))
+		if err != nil {
+			t.Fatalf("%s: %v", counts, err)
+		}
+		if len(s.Pods) != 1 || cap(s.Pods) > 64 {
+			t.Errorf("%s: %d pods, capacity %d", counts, len(s.Pods), cap(s.Pods))
+		}
+	}
+}
