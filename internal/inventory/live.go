@@ -311,8 +311,9 @@ func (l *liveCollector) list(ctx context.Context, fn pager.ListPageFunc, opts me
 		return 0, err
 	}
 	n := 0
+	t := newTrimmer() // one per list: equal parts of the kind's objects are stored once
 	err = meta.EachListItem(list, func(obj runtime.Object) error {
-		if _, ok := l.b.Add(obj, nil); ok {
+		if _, ok := l.b.add(obj, nil, t); ok {
 			n++
 		}
 		return nil
