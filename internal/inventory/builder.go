@@ -34,8 +34,8 @@ type Options struct {
 	// recorded as absent. File sources read what the files hold.
 	Kinds []Kind
 	// Shared says the objects added are trimmed already and shared with other readers (a
-	// cache's objects, shallow-copied): the Builder then changes nothing below their top
-	// level, and does not trim them.
+	// cache's objects): the Builder then does not trim them, and writes only to its own
+	// copies.
 	Shared bool
 }
 
@@ -78,6 +78,7 @@ func (b *Builder) Reset(cluster Cluster, opts Options) {
 	cluster.Namespace = opts.Namespace
 	cluster.SecretData = opts.SecretData
 	b.opts = opts
+	b.sizes = nil
 	s := &b.s
 	clear(s.Status)
 	clear(s.Locations)
