@@ -303,10 +303,7 @@ func (b *builder) workloads() {
 			}
 		}
 	}
-	for _, w := range s.Workloads() {
-		if w.Ref.Kind == inventory.Pods {
-			continue
-		}
+	for _, w := range s.Templates() {
 		id := b.node(NodeInfo{Kind: Workload, Object: w.Ref.Kind, Namespace: w.Ref.Namespace, Name: w.Ref.Name})
 		if ok, why := APIToken(s, w.Ref.Namespace, w.Spec); ok {
 			b.edge(Edge{From: id, To: b.saNode(w.Ref.Namespace, w.ServiceAccountName()), Prim: RunsAs, action: why})

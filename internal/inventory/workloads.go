@@ -32,11 +32,21 @@ func (w Workload) ServiceAccountName() string {
 }
 
 // Workloads returns every Pod and pod template of the Snapshot, controllers first.
-func (s *Snapshot) Workloads() []Workload {
+func (s *Snapshot) Workloads() []Workload { return s.workloads(true) }
+
+// Templates returns the pod templates of the Snapshot's controllers: Workloads without the
+// Pods.
+func (s *Snapshot) Templates() []Workload { return s.workloads(false) }
+
+func (s *Snapshot) workloads(pods bool) []Workload {
 	nControllers := len(s.Deployments) + len(s.StatefulSets) + len(s.DaemonSets) + len(s.CronJobs) +
 		len(s.ReplicationControllers) + len(s.ReplicaSets) + len(s.Jobs)
 	controllers := make(map[ObjectRef]bool, nControllers)
-	out := make([]Workload, 0, nControllers+len(s.Pods))
+	n := nControllers
+	if pods {
+		n += len(s.Pods)
+	}
+	out := make([]Workload, 0, n)
 	add := func(k Kind, m *metav1.ObjectMeta, t *corev1.PodTemplateSpec) {
 		ref := ObjectRef{Kind: k, Namespace: m.Namespace, Name: m.Name}
 		controllers[ref] = true
@@ -70,6 +80,9 @@ func (s *Snapshot) Workloads() []Workload {
 		j := &s.Jobs[i]
 		add(Jobs, &j.ObjectMeta, &j.Spec.Template)
 		out[len(out)-1].Controlled = controlledBy(controllers, j.Namespace, j.OwnerReferences)
+	}
+	if !pods {
+		return out
 	}
 	for i := range s.Pods {
 		p := &s.Pods[i]
