@@ -211,9 +211,8 @@ type Graph struct {
 	// Notes are assumptions the graph was built on (e.g. websocket exec as get).
 	Notes []string
 
-	adminOnce   sync.Once
-	adminMu     sync.Mutex
-	adminGroups map[int32]bool
+	adminOnce sync.Once
+	admin     []bool // Admin's answers, by node
 }
 
 // Len is the number of nodes.

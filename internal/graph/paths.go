@@ -299,39 +299,36 @@ func IsAdmin(ix *rbac.Index, u rbac.User) bool {
 }
 
 // Admin reports whether an identity node holds cluster-admin-equivalent rights itself or
-// through one of its groups (the same answer as IsAdmin, read off the graph).
+// through one of its groups (the same answer as IsAdmin, read off the graph). The answers
+// for every node are computed together the first time (one pass over the edges).
 func (g *Graph) Admin(id int32) bool {
-	direct := func(v int32) bool {
-		for _, ei := range g.Out(v) {
-			if e := &g.edges[ei]; e.To == g.Sink && (e.Prim == P1 || e.Prim == Masters) {
-				return true
-			}
-		}
-		return false
-	}
-	if direct(id) {
-		return true
-	}
-	for _, ei := range g.Out(id) {
-		if e := &g.edges[ei]; e.Prim == MemberOf && g.adminGroup(e.To, direct) {
-			return true
-		}
-	}
-	return false
+	g.adminOnce.Do(g.computeAdmin)
+	return g.admin[id]
 }
 
-func (g *Graph) adminGroup(id int32, direct func(int32) bool) bool {
-	g.adminOnce.Do(func() { g.adminGroups = map[int32]bool{} })
-	g.adminMu.Lock()
-	v, ok := g.adminGroups[id]
-	g.adminMu.Unlock()
-	if !ok {
-		v = direct(id)
-		g.adminMu.Lock()
-		g.adminGroups[id] = v
-		g.adminMu.Unlock()
+func (g *Graph) computeAdmin() {
+	direct := make([]bool, len(g.nodes))
+	for v := range direct {
+		for _, ei := range g.Out(int32(v)) {
+			if e := &g.edges[ei]; e.To == g.Sink && (e.Prim == P1 || e.Prim == Masters) {
+				direct[v] = true
+				break
+			}
+		}
 	}
-	return v
+	admin := slices.Clone(direct)
+	for v := range admin {
+		if admin[v] {
+			continue
+		}
+		for _, ei := range g.Out(int32(v)) {
+			if e := &g.edges[ei]; e.Prim == MemberOf && direct[e.To] {
+				admin[v] = true
+				break
+			}
+		}
+	}
+	g.admin = admin
 }
 
 // User is the user the API server authenticates an identity node as (ServiceAccount,
