@@ -85,11 +85,28 @@ func (h Holder) Related() []inventory.ObjectRef {
 // subject without namespace in a RoleBinding is the binding's namespace's.
 func (in *Input) Holders(match func(*rbacv1.PolicyRule) bool) []Holder {
 	byKey := map[inventory.ObjectRef]*Holder{}
+	// The bindings of one role share its rules (the index's slice): each role's rules are
+	// matched once, not once per binding.
+	type rules struct {
+		first *rbacv1.PolicyRule
+		n     int
+	}
+	matching := map[rules][]int{}
 	for _, b := range in.RBAC.Bindings() {
-		for i := range b.Rules {
-			if !match(&b.Rules[i]) {
-				continue
+		if len(b.Rules) == 0 {
+			continue
+		}
+		key := rules{&b.Rules[0], len(b.Rules)}
+		idx, seen := matching[key]
+		if !seen {
+			for i := range b.Rules {
+				if match(&b.Rules[i]) {
+					idx = append(idx, i)
+				}
 			}
+			matching[key] = idx
+		}
+		for _, i := range idx {
 			for j := range b.Subjects {
 				s := &b.Subjects[j]
 				ref, ok := subjectRef(s, b)
