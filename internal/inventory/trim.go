@@ -24,7 +24,7 @@ import (
 // and templates the containers' ports, resources, resize policy, probes, lifecycle hooks,
 // termination message settings and image pull policy, and the pod's affinity, topology
 // spread, DNS settings, scheduler, priority, preemption policy, readiness gates, overhead
-// and termination grace period. Everything identity-related (service account, token
+// and termination grace period; a StatefulSet's volume claim templates. Everything identity-related (service account, token
 // automount and projected volumes, secrets, env, security contexts, host namespaces and
 // paths, node name, selectors and tolerations) is kept.
 func Trim(obj runtime.Object) runtime.Object {
