@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"unsafe"
@@ -263,4 +264,35 @@ func TestSavedCountsAreAHint(t *testing.T) {
 			t.Errorf("%s: %d pods, capacity %d", counts, len(s.Pods), cap(s.Pods))
 		}
 	}
+}
+
+// Reading a saved snapshot never panics, whatever the bytes: it is a snapshot or an error.
+// The seeds are a real snapshot (pods whose parts are shared) and damaged copies of it.
+func FuzzLoadSaved(f *testing.F) {
+	b := NewBuilder(Cluster{Name: "c"}, Options{})
+	for i := range 3 {
+		var p corev1.Pod
+		if err := yaml.Unmarshal([]byte(fullPod), &p); err != nil {
+			f.Fatal(err)
+		}
+		p.Name += string(rune('a' + i))
+		b.Add(&p, nil)
+	}
+	b.SetStatus(Pods, Status{State: Collected})
+	var buf strings.Builder
+	if err := Save(&buf, b.Build(), false); err != nil {
+		f.Fatal(err)
+	}
+	saved := buf.String()
+	f.Add([]byte(saved))
+	f.Add([]byte(saved[:len(saved)/2]))
+	f.Add([]byte(strings.Replace(saved, `"counts":{"Pod":3}`, `"counts":{"Pod":-1,"Nope":9}`, 1)))
+	f.Add([]byte(strings.ReplaceAll(saved, `"kind":"Pod"`, `"kind":"Role"`)))
+	f.Add([]byte(strings.Replace(saved, `"objects":3`, `"objects":99999999999`, 1)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Load(bytes.NewReader(data))
+		if err == nil && s == nil {
+			t.Fatal("no snapshot and no error")
+		}
+	})
 }
