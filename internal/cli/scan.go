@@ -134,6 +134,7 @@ func (o *scanOptions) run(cmd *cobra.Command, g *globalOptions, streams generici
 		return err
 	}
 	g.logger.Debug("input read", "took", time.Since(start).Round(time.Millisecond))
+	boundHeap(g.logger)
 	input := in.checksInput()
 	input.Config = cfg
 	if len(o.auditLogs) > 0 {
