@@ -63,8 +63,8 @@ func covers(r *rbacv1.PolicyRule, a *atom) bool {
 	if !rbac.APIGroupMatches(r, a.group) {
 		return false
 	}
-	_, sub, _ := strings.Cut(a.resource, "/")
-	if !rbac.ResourceMatches(r, a.resource, sub) {
+	res, sub, _ := strings.Cut(a.resource, "/")
+	if !rbac.ResourceMatches(r, res, sub) {
 		return false
 	}
 	if len(r.ResourceNames) == 0 {

@@ -64,29 +64,8 @@ func RuleAllows(rule *rbacv1.PolicyRule, r Request) bool {
 		return NonResourceURLMatches(rule, r.Path)
 	}
 	return APIGroupMatches(rule, r.APIGroup) &&
-		resourceMatches(rule, r.Resource, r.Subresource) &&
+		ResourceMatches(rule, r.Resource, r.Subresource) &&
 		ResourceNameMatches(rule, r.Name)
-}
-
-// resourceMatches is ResourceMatches without building "resource/subresource" (RuleAllows
-// runs millions of times in a scan).
-func resourceMatches(rule *rbacv1.PolicyRule, resource, subresource string) bool {
-	for _, res := range rule.Resources {
-		switch {
-		case res == rbacv1.ResourceAll:
-			return true
-		case subresource == "":
-			if res == resource {
-				return true
-			}
-		case len(res) == len(resource)+1+len(subresource) && res[len(resource)] == '/' &&
-			strings.HasPrefix(res, resource) && strings.HasSuffix(res, subresource):
-			return true
-		case len(res) == len(subresource)+2 && strings.HasPrefix(res, "*/") && strings.HasSuffix(res, subresource):
-			return true
-		}
-	}
-	return false
 }
 
 // VerbMatches: the verb is listed, or `*` is.
@@ -100,13 +79,22 @@ func APIGroupMatches(rule *rbacv1.PolicyRule, group string) bool {
 }
 
 // ResourceMatches: `*`, the exact "resource" or "resource/subresource", or "*/subresource"
-// when that subresource is requested. "pods/*" is not a pattern.
-func ResourceMatches(rule *rbacv1.PolicyRule, combined, subresource string) bool {
+// when that subresource is requested. "pods/*" is not a pattern. The request's resource and
+// subresource are taken apart: RuleAllows runs millions of times in a scan, and building
+// "resource/subresource" for each was a third of its cost.
+func ResourceMatches(rule *rbacv1.PolicyRule, resource, subresource string) bool {
 	for _, res := range rule.Resources {
 		switch {
-		case res == rbacv1.ResourceAll, res == combined:
+		case res == rbacv1.ResourceAll:
 			return true
-		case subresource != "" && len(res) == len(subresource)+2 && strings.HasPrefix(res, "*/") && strings.HasSuffix(res, subresource):
+		case subresource == "":
+			if res == resource {
+				return true
+			}
+		case len(res) == len(resource)+1+len(subresource) && res[len(resource)] == '/' &&
+			strings.HasPrefix(res, resource) && strings.HasSuffix(res, subresource):
+			return true
+		case len(res) == len(subresource)+2 && strings.HasPrefix(res, "*/") && strings.HasSuffix(res, subresource):
 			return true
 		}
 	}
