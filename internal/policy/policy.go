@@ -11,7 +11,7 @@ import (
 	"io"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/kwid-dev/kwid/internal/report"
 )
 
 // Rule is one single-object check as CEL: the object is allowed when every expression holds.
@@ -187,7 +187,7 @@ func WriteVAP(w io.Writer, opts Options) error {
 			},
 		})
 	}
-	return writeDocs(w, docs)
+	return report.WriteYAML(w, docs...)
 }
 
 // WriteKyverno writes Kyverno ClusterPolicies with the same CEL expressions.
@@ -224,7 +224,7 @@ func WriteKyverno(w io.Writer, opts Options) error {
 			"spec": map[string]any{"validationFailureAction": action, "background": true, "rules": []any{rule}},
 		})
 	}
-	return writeDocs(w, docs)
+	return report.WriteYAML(w, docs...)
 }
 
 func labels(r Rule) map[string]string {
@@ -251,22 +251,4 @@ func kindOf(resource string) string {
 		k = strings.TrimSuffix(resource, "s")
 	}
 	return k
-}
-
-func writeDocs(w io.Writer, docs []any) error {
-	for i, d := range docs {
-		y, err := yaml.Marshal(d)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			if _, err := io.WriteString(w, "---\n"); err != nil {
-				return err
-			}
-		}
-		if _, err := w.Write(y); err != nil {
-			return err
-		}
-	}
-	return nil
 }

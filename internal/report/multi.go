@@ -95,7 +95,7 @@ func WriteMulti(w io.Writer, format string, m *MultiScan, color bool) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(m)
 	case "yaml":
-		return writeYAML(w, m)
+		return WriteYAML(w, m)
 	case "markdown":
 		for _, s := range m.Clusters {
 			if err := WriteMarkdown(w, s); err != nil {

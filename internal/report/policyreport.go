@@ -129,7 +129,7 @@ func objectRef(r inventory.ObjectRef) policyReportRef {
 
 // WritePolicyReports renders the reports as multi-document YAML for kubectl apply.
 func WritePolicyReports(w io.Writer, s *Scan) error {
-	if err := writeYAML(w, PolicyReports(s)...); err != nil {
+	if err := WriteYAML(w, PolicyReports(s)...); err != nil {
 		return fmt.Errorf("writing PolicyReports: %w", err)
 	}
 	return nil

@@ -113,7 +113,7 @@ func Write(w io.Writer, format string, s *Scan) error {
 	case "json":
 		return writeJSON(w, s)
 	case "yaml":
-		return writeYAML(w, s)
+		return WriteYAML(w, s)
 	case "table", "":
 		return WriteTable(w, s, false)
 	}

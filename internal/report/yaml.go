@@ -6,9 +6,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// writeYAML writes values as YAML documents (through their JSON form, so field names are
+// WriteYAML writes values as YAML documents (through their JSON form, so field names are
 // the JSON contract's), separated by "---".
-func writeYAML(w io.Writer, docs ...any) error {
+func WriteYAML(w io.Writer, docs ...any) error {
 	for i, d := range docs {
 		y, err := yaml.Marshal(d)
 		if err != nil {
