@@ -7,18 +7,6 @@ import (
 	"github.com/kwid-dev/kwid/internal/usage"
 )
 
-func audChecks(t *testing.T) []*Check {
-	t.Helper()
-	var out []*Check
-	for _, id := range []string{"KW-AUD-001", "KW-AUD-002", "KW-AUD-003", "KW-AUD-004", "KW-AUD-005", "KW-AUD-006"} {
-		c, err := Lookup(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
-}
 
 func TestAuditChecks(t *testing.T) {
 	in := NewInput(load(t, "testdata/aud-rbac.yaml"))
@@ -27,7 +15,7 @@ func TestAuditChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.Usage = rep
-	res := Run(in, audChecks(t)...)
+	res := Run(in, lookupAll(t, "KW-AUD-001", "KW-AUD-002", "KW-AUD-003", "KW-AUD-004", "KW-AUD-005", "KW-AUD-006")...)
 	tests := []struct {
 		check string
 		want  []string
@@ -63,7 +51,7 @@ func TestAuditChecks(t *testing.T) {
 
 // TestAuditChecksWithoutLog: without --audit-log the checks are not assessed, never a pass.
 func TestAuditChecksWithoutLog(t *testing.T) {
-	res := Run(NewInput(load(t, "testdata/aud-rbac.yaml")), audChecks(t)...)
+	res := Run(NewInput(load(t, "testdata/aud-rbac.yaml")), lookupAll(t, "KW-AUD-001", "KW-AUD-002", "KW-AUD-003", "KW-AUD-004", "KW-AUD-005", "KW-AUD-006")...)
 	if len(res.Findings) != 0 || len(res.NotAssessed) != 6 || res.NotAssessed[0].Reason != noAuditLog {
 		t.Errorf("findings %v, not assessed %+v", res.Findings, res.NotAssessed)
 	}

@@ -20,6 +20,20 @@ func load(t *testing.T, paths ...string) *inventory.Snapshot {
 	return s
 }
 
+// lookupAll returns the checks of the catalog with these IDs.
+func lookupAll(t *testing.T, ids ...string) []*Check {
+	t.Helper()
+	out := make([]*Check, 0, len(ids))
+	for _, id := range ids {
+		c, err := Lookup(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // got renders findings as "CHECK severity Kind ns/name" for compact expectations.
 func got(res *Result, check string) []string {
 	out := []string{}
@@ -31,22 +45,9 @@ func got(res *Result, check string) []string {
 	return out
 }
 
-// saChecks are the checks this file tests.
-func saChecks(t *testing.T) []*Check {
-	t.Helper()
-	var out []*Check
-	for _, id := range []string{"KW-SA-001", "KW-SA-002", "KW-TOK-001"} {
-		c, err := Lookup(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
-}
 
 func TestServiceAccountChecks(t *testing.T) {
-	res := Run(NewInput(load(t, "testdata/serviceaccounts.yaml")), saChecks(t)...)
+	res := Run(NewInput(load(t, "testdata/serviceaccounts.yaml")), lookupAll(t, "KW-SA-001", "KW-SA-002", "KW-TOK-001")...)
 	tests := []struct {
 		check string
 		want  []string
@@ -87,7 +88,7 @@ func TestNotAssessed(t *testing.T) {
 	s := load(t, "testdata/serviceaccounts.yaml")
 	s.Status[inventory.Secrets] = inventory.Status{State: inventory.Forbidden, Error: `secrets is forbidden: User "x" cannot list resource "secrets"`}
 	s.Status[inventory.ClusterRoleBindings] = inventory.Status{State: inventory.Forbidden, Error: "forbidden"}
-	res := Run(NewInput(s), saChecks(t)...)
+	res := Run(NewInput(s), lookupAll(t, "KW-SA-001", "KW-SA-002", "KW-TOK-001")...)
 	want := []NotAssessed{
 		{Check: "KW-SA-001", Reason: "(c) bindings naming default ServiceAccounts: ClusterRoleBinding could not be listed: forbidden (forbidden)"},
 		{Check: "KW-SA-002", Reason: "ClusterRoleBinding could not be listed: forbidden (forbidden)"},

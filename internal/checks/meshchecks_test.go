@@ -8,21 +8,9 @@ import (
 	"github.com/kwid-dev/kwid/internal/inventory"
 )
 
-func meshChecks(t *testing.T) []*Check {
-	t.Helper()
-	var out []*Check
-	for _, id := range []string{"KW-MESH-001", "KW-MESH-002"} {
-		c, err := Lookup(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
-}
 
 func TestMeshChecks(t *testing.T) {
-	res := Run(NewInput(load(t, "testdata/mesh.yaml")), meshChecks(t)...)
+	res := Run(NewInput(load(t, "testdata/mesh.yaml")), lookupAll(t, "KW-MESH-001", "KW-MESH-002")...)
 	tests := []struct {
 		check string
 		want  []string
@@ -82,21 +70,21 @@ func TestMeshChecks(t *testing.T) {
 // assessed, never a pass.
 func TestMeshChecksInputStates(t *testing.T) {
 	noMesh := load(t, "testdata/serviceaccounts.yaml")
-	res := Run(NewInput(noMesh), meshChecks(t)...)
+	res := Run(NewInput(noMesh), lookupAll(t, "KW-MESH-001", "KW-MESH-002")...)
 	if len(res.Findings)+len(res.NotAssessed) != 0 {
 		t.Errorf("a cluster without Istio: %+v %+v", res.Findings, res.NotAssessed)
 	}
 
 	forbidden := load(t, "testdata/mesh.yaml")
 	forbidden.Status[inventory.AuthorizationPolicies] = inventory.Status{State: inventory.Forbidden, Error: "403"}
-	res = Run(NewInput(forbidden), meshChecks(t)...)
+	res = Run(NewInput(forbidden), lookupAll(t, "KW-MESH-001", "KW-MESH-002")...)
 	if len(res.Findings) != 0 || len(res.NotAssessed) != 2 {
 		t.Errorf("AuthorizationPolicies forbidden: findings %v, not assessed %+v", got(res, "KW-MESH-001"), res.NotAssessed)
 	}
 
 	noPeer := load(t, "testdata/mesh.yaml")
 	noPeer.Status[inventory.PeerAuthentications] = inventory.Status{State: inventory.Absent}
-	res = Run(NewInput(noPeer), meshChecks(t)...)
+	res = Run(NewInput(noPeer), lookupAll(t, "KW-MESH-001", "KW-MESH-002")...)
 	if len(got(res, "KW-MESH-002")) != 0 || len(res.NotAssessed) != 1 || res.NotAssessed[0].Check != "KW-MESH-002" {
 		t.Errorf("PeerAuthentications not in the input: findings %v, not assessed %+v", got(res, "KW-MESH-002"), res.NotAssessed)
 	}
