@@ -7,7 +7,6 @@ import (
 	"github.com/kwid-dev/kwid/internal/usage"
 )
 
-
 func TestAuditChecks(t *testing.T) {
 	in := NewInput(load(t, "testdata/aud-rbac.yaml"))
 	rep, err := usage.ReadFiles([]string{"testdata/aud-audit.log"}, nil)

@@ -45,7 +45,6 @@ func got(res *Result, check string) []string {
 	return out
 }
 
-
 func TestServiceAccountChecks(t *testing.T) {
 	res := Run(NewInput(load(t, "testdata/serviceaccounts.yaml")), lookupAll(t, "KW-SA-001", "KW-SA-002", "KW-TOK-001")...)
 	tests := []struct {

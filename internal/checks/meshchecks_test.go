@@ -8,7 +8,6 @@ import (
 	"github.com/kwid-dev/kwid/internal/inventory"
 )
 
-
 func TestMeshChecks(t *testing.T) {
 	res := Run(NewInput(load(t, "testdata/mesh.yaml")), lookupAll(t, "KW-MESH-001", "KW-MESH-002")...)
 	tests := []struct {
