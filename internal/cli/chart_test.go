@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/yaml"
+
 	"github.com/kwid-dev/kwid/internal/testcluster"
 )
 
@@ -101,5 +104,37 @@ func TestChartAcceptedByAPIServer(t *testing.T) {
 		if !strings.Contains(out, want+" serverside-applied (server dry run)") {
 			t.Errorf("server dry run did not apply %s:\n%s", want, out)
 		}
+	}
+}
+
+// TestChartBoundsGoMemory: every kwid container has a memory limit and GOMEMLIMIT set from
+// it, so that the Go runtime collects harder near the limit instead of being killed at it.
+func TestChartBoundsGoMemory(t *testing.T) {
+	rendered := helm(t, "template", "kwid", chartDir, "--namespace", "kwid")
+	deployments := 0
+	for _, doc := range strings.Split(rendered, "\n---") {
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal([]byte(doc), &d); err != nil || d.Kind != "Deployment" {
+			continue
+		}
+		deployments++
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if c.Resources.Limits.Memory().IsZero() {
+				t.Errorf("%s/%s has no memory limit", d.Name, c.Name)
+			}
+			set := false
+			for _, e := range c.Env {
+				if e.Name == "GOMEMLIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil &&
+					e.ValueFrom.ResourceFieldRef.Resource == "limits.memory" {
+					set = true
+				}
+			}
+			if !set {
+				t.Errorf("%s/%s: GOMEMLIMIT is not set from limits.memory", d.Name, c.Name)
+			}
+		}
+	}
+	if deployments < 2 {
+		t.Errorf("rendered %d Deployments, want the webhook's and the controller's", deployments)
 	}
 }

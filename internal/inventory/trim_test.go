@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"unsafe"
@@ -295,4 +296,27 @@ func FuzzLoadSaved(f *testing.F) {
 			t.Fatal("no snapshot and no error")
 		}
 	})
+}
+
+// Templates is Workloads without the Pods, in the same order and with the same flags.
+func TestTemplates(t *testing.T) {
+	s, err := LoadDemo(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Workload
+	for _, w := range s.Workloads() {
+		if w.Ref.Kind != Pods {
+			want = append(want, w)
+		}
+	}
+	got := s.Templates()
+	if len(got) == 0 || len(got) != len(want) {
+		t.Fatalf("%d templates, want %d (and some)", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Ref != want[i].Ref || got[i].Spec != want[i].Spec || got[i].Controlled != want[i].Controlled {
+			t.Errorf("template %d: %v, want %v", i, got[i].Ref, want[i].Ref)
+		}
+	}
 }
