@@ -139,12 +139,12 @@ func escCan(group, resource, subresource string, verbs ...string) func(*rbacv1.P
 
 // escFinding builds the common part of a finding about a subject: object, related
 // bindings and roles, the grants as evidence, and the workloads that run as it.
-func escFinding(h escHolding, workloads map[[2]string][]inventory.ObjectRef) Finding {
+func escFinding(in *Input, h escHolding, workloads map[[2]string][]inventory.ObjectRef) Finding {
 	f := Finding{
 		Severity: h.sev,
 		Object:   h.Subject,
 		Related:  h.Related(),
-		Evidence: h.Evidence(),
+		Evidence: in.evidence(h.Holder),
 	}
 	for _, a := range h.held {
 		if a.note != "" {
@@ -251,7 +251,7 @@ func escRunHoldings(in *Input, r *run, abilities []escAbility, build func(h escH
 	}
 	workloads := escWorkloadsBySA(in)
 	for _, h := range escHoldings(in, abilities) {
-		f := escFinding(h, workloads)
+		f := escFinding(in, h, workloads)
 		if build(h, &f) {
 			r.add(f)
 		}

@@ -2,7 +2,6 @@ package checks
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -50,13 +49,23 @@ func (h Holder) Scope() string {
 // IsServiceAccount reports whether the holder is a ServiceAccount.
 func (h Holder) IsServiceAccount() bool { return h.Subject.Kind == inventory.ServiceAccounts }
 
-// Evidence is one line per grant: the API server's reason and the rule.
-func (h Holder) Evidence() []string {
+// evidence is one line per grant of a holder: the API server's reason and the rule. Each
+// grant's line is formatted once per scan and shared by the findings that cite it.
+func (in *Input) evidence(h Holder) []string {
 	out := make([]string, 0, len(h.Grants))
 	for _, g := range h.Grants {
-		out = append(out, fmt.Sprintf("%s: %s", strings.TrimPrefix(g.Reason(), "RBAC: allowed by "), rbac.DescribeRule(g.Rule())))
+		line, ok := in.grantLines.Load(g)
+		if !ok {
+			line, _ = in.grantLines.LoadOrStore(g, grantLine(g))
+		}
+		out = append(out, line.(string))
 	}
 	return out
+}
+
+// grantLine explains one grant: the API server's reason and the rule.
+func grantLine(g rbac.Grant) string {
+	return strings.TrimPrefix(g.Reason(), "RBAC: allowed by ") + ": " + rbac.DescribeRule(g.Rule())
 }
 
 // Related are the bindings and roles of the grants, each once.

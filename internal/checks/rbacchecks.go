@@ -166,10 +166,9 @@ func (h rbacHeld) names() []string {
 // rbacScan is one run of an RBAC check: the input, plus the workloads by ServiceAccount
 // (computed once per run, on first use).
 type rbacScan struct {
-	in     *Input
-	r      *run
-	wl     *rbacWorkloadIndex
-	usages map[inventory.ObjectRef]rbacUsage
+	in *Input
+	r  *run
+	wl *rbacWorkloadIndex
 }
 
 // rbacWorkloadIndex is the running workloads (uncontrolled Pods and pod templates) by the
@@ -250,16 +249,14 @@ func newRBACWorkloadIndex(in *Input) *rbacWorkloadIndex {
 }
 
 // usage says whether running workloads hold a subject's rights with a mounted token (a
-// ServiceAccount's own, or the members of a ServiceAccount group) and explains it.
+// ServiceAccount's own, or the members of a ServiceAccount group) and explains it. It is
+// computed once per scan: every RBAC check asks it of the same subjects.
 func (c *rbacScan) usage(subj inventory.ObjectRef) (live bool, evidence []string) {
-	if u, ok := c.usages[subj]; ok {
-		return u.live, u.evidence
+	if u, ok := c.in.rbacUsages.Load(subj); ok {
+		return u.(rbacUsage).live, u.(rbacUsage).evidence
 	}
 	live, evidence = c.computeUsage(subj)
-	if c.usages == nil {
-		c.usages = map[inventory.ObjectRef]rbacUsage{}
-	}
-	c.usages[subj] = rbacUsage{live, evidence}
+	c.in.rbacUsages.Store(subj, rbacUsage{live, evidence})
 	return live, evidence
 }
 
@@ -474,7 +471,7 @@ func rbacRaise(s Severity) Severity { return min(s+1, Critical) }
 // reasons, who runs with them, and how to narrow or revoke them.
 func (c *rbacScan) finding(h rbacHeld, sev Severity, msg, advice string) Finding {
 	_, usage := c.usage(h.Subject)
-	ev := h.Evidence()
+	ev := c.in.evidence(h.Holder)
 	for _, g := range h.Grants {
 		if g.Binding.RoleAggregated {
 			ev = append(ev, fmt.Sprintf("ClusterRole %s: rules computed from its aggregationRule (the input showed none)", g.Binding.RoleRef.Name))

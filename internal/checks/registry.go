@@ -46,6 +46,12 @@ type Input struct {
 
 	rbacWorkloadsOnce sync.Once
 	rbacWorkloads     *rbacWorkloadIndex
+	rbacUsages        sync.Map // inventory.ObjectRef -> rbacUsage
+
+	// grantLines holds the evidence line of each grant (rbac.Grant -> string): the same
+	// grants explain findings of many checks, and on a large cluster their lines are
+	// a good part of the findings' memory.
+	grantLines sync.Map
 
 	graph graphMemo
 
@@ -258,10 +264,24 @@ func Run(in *Input, cs ...*Check) *Result {
 			}
 		}()
 	}
+	// One check that searches the whole identity graph goes first, the others last:
+	// building the graph is the longest single piece of work, and the other checks fill
+	// the other CPUs meanwhile instead of waiting for it.
+	var first, rest, last []int
 	for i, c := range cs {
-		if !slices.Contains(in.Config.Disabled, c.ID) {
-			next <- i
+		switch {
+		case slices.Contains(in.Config.Disabled, c.ID):
+		case c.WholeGraph && first == nil:
+			first = append(first, i)
+		case c.WholeGraph:
+			last = append(last, i)
+		default:
+			rest = append(rest, i)
 		}
+	}
+	order := slices.Concat(first, rest, last)
+	for _, i := range order {
+		next <- i
 	}
 	close(next)
 	wg.Wait()

@@ -644,7 +644,7 @@ var tokIssuerDiscoveryCheck = register(&Check{
 				Message:  fmt.Sprintf("%s can read the ServiceAccount issuer discovery documents and signing keys: anyone who reaches the API server can, without credentials", h.Subject),
 				Object:   h.Subject,
 				Related:  h.Related(),
-				Evidence: h.Evidence(),
+				Evidence: in.evidence(h),
 				Remediation: "If no external party fetches the issuer keys from the API server, remove the subject: " + strings.Join(cmds, "; ") +
 					" (check the index with kubectl get clusterrolebinding -o yaml first); if it is intended, allowlist it with the reason",
 			})
