@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -91,6 +92,18 @@ func (t *trimmer) trim(obj runtime.Object) runtime.Object {
 		// Node metadata and provider ID only: the rest is large and not identity-related.
 		o.Spec = corev1.NodeSpec{ProviderID: o.Spec.ProviderID}
 		o.Status = corev1.NodeStatus{}
+	case *rbacv1.Role:
+		t.trimMeta(&o.ObjectMeta)
+		o.Rules = fitRules(o.Rules)
+	case *rbacv1.ClusterRole:
+		t.trimMeta(&o.ObjectMeta)
+		o.Rules = fitRules(o.Rules)
+	case *rbacv1.RoleBinding:
+		t.trimMeta(&o.ObjectMeta)
+		o.Subjects = fit(o.Subjects)
+	case *rbacv1.ClusterRoleBinding:
+		t.trimMeta(&o.ObjectMeta)
+		o.Subjects = fit(o.Subjects)
 	case metav1.Object:
 		o.SetManagedFields(nil)
 		if a := o.GetAnnotations(); hasKey(a, LastAppliedAnnotation) {
@@ -147,6 +160,8 @@ func (t *trimmer) trimPodSpec(s *corev1.PodSpec) {
 	})
 	s.ImagePullSecrets = shareSlice(t, "pullSecrets", s.ImagePullSecrets, func(r *corev1.LocalObjectReference) { t.intern(&r.Name) })
 	s.SecurityContext = share(t, "podSecurityContext", s.SecurityContext, nil)
+	s.Volumes, s.InitContainers, s.Containers = fit(s.Volumes), fit(s.InitContainers), fit(s.Containers)
+	s.EphemeralContainers = fit(s.EphemeralContainers)
 	for i := range s.Volumes {
 		t.trimVolume(&s.Volumes[i])
 	}
@@ -203,6 +218,7 @@ func (t *trimmer) trimContainer(c *corev1.Container) {
 		}
 	})
 	c.SecurityContext = share(t, "securityContext", c.SecurityContext, nil)
+	c.VolumeMounts, c.Command, c.Args = fit(c.VolumeMounts), fit(c.Command), fit(c.Args)
 	for i := range c.VolumeMounts {
 		m := &c.VolumeMounts[i]
 		t.intern(&m.MountPath)
@@ -376,7 +392,30 @@ func shareSlice[T any, P interface {
 	for i := range s {
 		prepare(&s[i])
 	}
-	s = s[:len(s):len(s)]
+	s = fit(s)
 	t.shared[string(key)] = s
 	return s
+}
+
+func fitRules(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
+	rules = fit(rules)
+	for i := range rules {
+		r := &rules[i]
+		r.Verbs, r.APIGroups, r.Resources = fit(r.Verbs), fit(r.APIGroups), fit(r.Resources)
+		r.ResourceNames, r.NonResourceURLs = fit(r.ResourceNames), fit(r.NonResourceURLs)
+	}
+	return rules
+}
+
+// fit returns s without spare capacity (a copy when it has some), so that an append never
+// writes into an array another object shares and no memory is held past the last
+// element: decoders grow slices ahead of what they hold.
+func fit[T any](s []T) []T {
+	if cap(s) == len(s) {
+		return s
+	}
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
