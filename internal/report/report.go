@@ -241,14 +241,10 @@ func writeJSON(w io.Writer, s *Scan) error {
 // at a time: an XL scan has hundreds of thousands of findings.
 func writeFindingsJSON(w io.Writer, fs []checks.Finding) error {
 	const chunk = 1024
-	type part struct {
-		b   []byte
-		err error
-	}
 	n := (len(fs) + chunk - 1) / chunk
-	parts := make([]chan part, n)
+	parts := make([]chan []byte, n)
 	for i := range parts {
-		parts[i] = make(chan part, 1)
+		parts[i] = make(chan []byte, 1)
 	}
 	slots := make(chan struct{}, runtime.GOMAXPROCS(0)+1)
 	stop := make(chan struct{})
@@ -260,19 +256,13 @@ func writeFindingsJSON(w io.Writer, fs []checks.Finding) error {
 			case <-stop:
 				return
 			}
-			go func() {
-				b, err := encodeFindings(fs[i*chunk:min(len(fs), (i+1)*chunk)], i == 0)
-				parts[i] <- part{b, err}
-			}()
+			go func() { parts[i] <- encodeFindings(fs[i*chunk:min(len(fs), (i+1)*chunk)], i == 0) }()
 		}
 	}()
 	for i := range n {
-		p := <-parts[i]
+		b := <-parts[i]
 		<-slots
-		if p.err != nil {
-			return p.err
-		}
-		if _, err := w.Write(p.b); err != nil {
+		if _, err := w.Write(b); err != nil {
 			return err
 		}
 	}
@@ -281,21 +271,14 @@ func writeFindingsJSON(w io.Writer, fs []checks.Finding) error {
 
 // encodeFindings encodes findings as items of the findings array, each preceded by its
 // separator (none before the very first).
-func encodeFindings(fs []checks.Finding, first bool) ([]byte, error) {
-	var out, ib bytes.Buffer
-	item := json.NewEncoder(&ib)
-	item.SetIndent("    ", "  ")
-	item.SetEscapeHTML(false)
+func encodeFindings(fs []checks.Finding, first bool) []byte {
+	out := make([]byte, 0, 2048*len(fs))
 	for i := range fs {
 		if i > 0 || !first {
-			out.WriteString(",")
+			out = append(out, ',')
 		}
-		out.WriteString("\n    ")
-		ib.Reset()
-		if err := item.Encode(&fs[i]); err != nil {
-			return nil, err
-		}
-		out.Write(bytes.TrimSuffix(ib.Bytes(), []byte("\n")))
+		out = append(out, "\n    "...)
+		out = appendFinding(out, &fs[i])
 	}
-	return out.Bytes(), nil
+	return out
 }
