@@ -42,8 +42,8 @@ func TestAppendFindingAsEncodingJSON(t *testing.T) {
 	}
 	for _, h := range hostile {
 		fs = append(fs, checks.Finding{Check: h, Severity: checks.Critical, Title: h, Message: h,
-			Object:  inventory.ObjectRef{Kind: inventory.Kind(h), Namespace: h, Name: h},
-			Related: []inventory.ObjectRef{{Kind: "Role", Name: h}, {Kind: inventory.Kind(h), Namespace: "ns", Name: "n"}},
+			Object:   inventory.ObjectRef{Kind: inventory.Kind(h), Namespace: h, Name: h},
+			Related:  []inventory.ObjectRef{{Kind: "Role", Name: h}, {Kind: inventory.Kind(h), Namespace: "ns", Name: "n"}},
 			Evidence: []string{h, h + "2"}, Remediation: h, References: []string{h},
 			Location: &inventory.Location{File: h, Document: 3, Line: 12}})
 	}
@@ -60,7 +60,7 @@ func TestAppendFindingAsEncodingJSON(t *testing.T) {
 // ObjectRef or Location) fails here until it is written too.
 func TestAppendFindingFields(t *testing.T) {
 	want := map[reflect.Type][]string{
-		reflect.TypeFor[checks.Finding](): {"check", "severity", "title", "message", "object", "related", "evidence", "remediation", "references", "location"},
+		reflect.TypeFor[checks.Finding]():      {"check", "severity", "title", "message", "object", "related", "evidence", "remediation", "references", "location"},
 		reflect.TypeFor[inventory.ObjectRef](): {"kind", "namespace", "name"},
 		reflect.TypeFor[inventory.Location]():  {"file", "document", "line"},
 	}
