@@ -321,7 +321,9 @@ var (
 // push appends a copy of o to list, sets the copy's type meta and returns it. o itself is
 // not written to: it may be shared. A full list doubles (append grows large slices by a
 // quarter, which for 200,000 pods copies them many times over), but not past the
-// expected size when there is one.
+// expected size when there is one; once a 64th of the expected objects have come, it
+// grows to the expected size at once (a header that lies about its counts can make a
+// list at most 64 times what was read).
 func push[T any, P interface {
 	*T
 	runtime.Object
@@ -330,6 +332,9 @@ func push[T any, P interface {
 		more := max(n, 16)
 		if expected > n {
 			more = min(more, expected-n)
+			if n >= expected/64 {
+				more = expected - n
+			}
 		}
 		*list = slices.Grow(*list, more)
 	}

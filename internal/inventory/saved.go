@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/bytedance/sonic"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -356,7 +357,9 @@ func fastDecode(line []byte, obj any) (err error) {
 			err = fmt.Errorf("decoder panic: %v", r)
 		}
 	}()
-	return sonic.ConfigStd.Unmarshal(line, obj)
+	// The line is read as a string without a copy: it is not changed while decoding, and
+	// ConfigStd copies the strings it decodes (nothing decoded refers to the line).
+	return sonic.ConfigStd.UnmarshalFromString(unsafe.String(unsafe.SliceData(line), len(line)), obj)
 }
 
 // reset zeroes what obj points to, so that a second decoding starts from scratch.

@@ -44,6 +44,9 @@ type trimmer struct {
 	// projected token volume...): equal parts are stored once. Only a trimmer of its own
 	// has it: what it shares must be read-only, as a loaded Snapshot is.
 	shared map[string]any
+	// keys and key are scratch space for the keys of shared maps.
+	keys []string
+	key  []byte
 }
 
 func newTrimmer() *trimmer {
@@ -293,20 +296,21 @@ func (t *trimmer) internMap(m map[string]string, drop string) map[string]string 
 	}
 	var key []byte
 	if t.shared != nil {
-		keys := make([]string, 0, len(m))
+		keys := t.keys[:0]
 		for k := range m {
 			if k != drop {
 				keys = append(keys, k)
 			}
 		}
 		slices.Sort(keys)
-		key = append(key, "map\x00"...)
+		key = append(t.key[:0], "map\x00"...)
 		for _, k := range keys {
 			key = binary.AppendUvarint(key, uint64(len(k)))
 			key = append(key, k...)
 			key = binary.AppendUvarint(key, uint64(len(m[k])))
 			key = append(key, m[k]...)
 		}
+		t.keys, t.key = keys, key
 		if c, ok := t.shared[string(key)]; ok {
 			return c.(map[string]string)
 		}

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -318,5 +319,21 @@ func TestTemplates(t *testing.T) {
 		if got[i].Ref != want[i].Ref || got[i].Spec != want[i].Spec || got[i].Controlled != want[i].Controlled {
 			t.Errorf("template %d: %v, want %v", i, got[i].Ref, want[i].Ref)
 		}
+	}
+}
+
+// Trimming leaves no spare capacity in the lists a decoder may grow ahead of their length.
+func TestTrimFitsSlices(t *testing.T) {
+	c := corev1.Container{Name: "c", Command: make([]string, 1, 4), VolumeMounts: make([]corev1.VolumeMount, 1, 3)}
+	p := &corev1.Pod{Spec: corev1.PodSpec{Containers: append(make([]corev1.Container, 0, 5), c), Volumes: make([]corev1.Volume, 2, 8)}}
+	r := &rbacv1.Role{Rules: append(make([]rbacv1.PolicyRule, 0, 2), rbacv1.PolicyRule{Verbs: append(make([]string, 0, 4), "get")})}
+	Trim(p)
+	Trim(r)
+	sp := p.Spec
+	if cap(sp.Containers) != 1 || cap(sp.Volumes) != 2 || cap(sp.Containers[0].Command) != 1 || cap(sp.Containers[0].VolumeMounts) != 1 {
+		t.Errorf("pod lists keep spare capacity: %d %d %d %d", cap(sp.Containers), cap(sp.Volumes), cap(sp.Containers[0].Command), cap(sp.Containers[0].VolumeMounts))
+	}
+	if cap(r.Rules) != 1 || cap(r.Rules[0].Verbs) != 1 || r.Rules[0].Verbs[0] != "get" {
+		t.Errorf("role rules keep spare capacity or lost content: %+v", r.Rules)
 	}
 }
