@@ -92,9 +92,9 @@ func rbacHolders(in *Input, asks []rbacAsk) []rbacHeld {
 		return hits
 	}
 	hs := in.Holders(func(rule *rbacv1.PolicyRule) bool { return len(matches(rule)) > 0 })
-	var out []rbacHeld
+	out := make([]rbacHeld, 0, len(hs))
 	for _, h := range hs {
-		held := rbacHeld{Holder: Holder{Subject: h.Subject}}
+		held := rbacHeld{Holder: Holder{Subject: h.Subject, Grants: make([]rbac.Grant, 0, len(h.Grants))}, hits: make([]rbacHit, 0, len(h.Grants))}
 		for _, g := range h.Grants {
 			kept := false
 			for _, m := range matches(g.Rule()) {

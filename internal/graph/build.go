@@ -59,6 +59,7 @@ type builder struct {
 	matchers   [nParts]func(*rbacv1.PolicyRule, bool) bool
 	groupParts map[string]*parts
 	partCache  map[partKey]uint32 // the parts a rule grants, bound cluster-wide or not
+	ruleMemo   map[ruleScope]ruleGrants
 
 	pending    []int32
 	candidates map[int32]rbac.User
@@ -70,7 +71,7 @@ func Build(s *inventory.Snapshot, ix *rbac.Index) *Graph { return build(s, ix, n
 
 func build(s *inventory.Snapshot, ix *rbac.Index, inv *cloud.Inventory) *Graph {
 	b := &builder{
-		g:           &Graph{index: map[NodeInfo]int32{}},
+		g:           &Graph{},
 		s:           s,
 		ix:          ix,
 		cloud:       inv,
@@ -89,7 +90,17 @@ func build(s *inventory.Snapshot, ix *rbac.Index, inv *cloud.Inventory) *Graph {
 		adminRoles:  map[string]bool{},
 		candidates:  map[int32]rbac.User{},
 		saGroupNS:   map[string]bool{},
+		ruleMemo:    map[ruleScope]ruleGrants{},
 	}
+	// Sized for what most clusters hold: a node per pod, workload, ServiceAccount, Secret
+	// and node; edges from each pod (its ServiceAccount, its node), workload and
+	// ServiceAccount (its groups), and a few per binding.
+	controllers := len(s.Deployments) + len(s.StatefulSets) + len(s.DaemonSets) + len(s.CronJobs) +
+		len(s.ReplicationControllers) + len(s.ReplicaSets) + len(s.Jobs)
+	nodes := len(s.Pods) + controllers + len(s.ServiceAccounts) + len(s.Secrets) + len(s.Nodes) + 4*len(s.Namespaces)
+	b.g.nodes = make([]NodeInfo, 0, nodes)
+	b.g.index = make(map[NodeInfo]int32, nodes)
+	b.g.edges = make([]Edge, 0, 2*len(s.Pods)+controllers+4*len(s.ServiceAccounts)+4*len(ix.Bindings()))
 	b.g.Sink = b.node(NodeInfo{Kind: ClusterAdmin, Name: "cluster-admin"})
 	if b.wsGet {
 		b.g.Notes = append(b.g.Notes, fmt.Sprintf("server version %q: get on pods/exec and pods/attach counts as exec (websocket), as before 1.35", cmp.Or(s.Cluster.ServerVersion, "unknown")))

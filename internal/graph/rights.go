@@ -82,6 +82,20 @@ func runsPods(rule *rbacv1.PolicyRule) string {
 	return ""
 }
 
+// ruleScope is a rule bound in a scope (a namespace, or cluster-wide).
+type ruleScope struct {
+	rule      *rbacv1.PolicyRule
+	namespace string
+	cluster   bool
+}
+
+// ruleGrants is what a rule grants in a scope: its primitives, and whether it is part of
+// a combined one.
+type ruleGrants struct {
+	targets []target
+	part    bool
+}
+
 // ruleTargets are the single-rule primitives a rule grants in a binding's scope.
 func (b *builder) ruleTargets(bd *rbac.Binding, rule *rbacv1.PolicyRule) []target {
 	cw := bd.ClusterWide()
@@ -270,8 +284,15 @@ func (b *builder) rights() {
 		}
 		for ri := range bd.Rules {
 			rule := &bd.Rules[ri]
-			targets := b.ruleTargets(bd, rule)
-			part := combinedPart(rule)
+			// Bindings of one role share its rules: what a rule grants in one scope is
+			// worked out once (ruleTargets depends on nothing else).
+			key := ruleScope{rule, bd.Namespace, bd.ClusterWide()}
+			m, ok := b.ruleMemo[key]
+			if !ok {
+				m = ruleGrants{b.ruleTargets(bd, rule), combinedPart(rule)}
+				b.ruleMemo[key] = m
+			}
+			targets, part := m.targets, m.part
 			for si, from := range subjects {
 				if from < 0 {
 					continue
@@ -743,7 +764,18 @@ func (b *builder) combinedFor(from int32, u rbac.User) {
 
 // escalate adds P11: escalate on a role the user holds, and update or patch it.
 func (b *builder) escalate(grants []rbac.Grant, notAdmin func(string) bool, add func(int32, Primitive, string, ...rbac.Grant)) {
-	find := func(ref rbacv1.RoleRef, res, where string, verbs ...string) (rbac.Grant, bool) {
+	// Only a grant of escalate on roles or clusterroles (for some name) can lead anywhere:
+	// most subjects have none, and then their grants need not be searched pair by pair.
+	var escalators []rbac.Grant
+	for _, g := range grants {
+		if someName(g.Rule(), req("escalate", rbacGroup, "roles", "")) || someName(g.Rule(), req("escalate", rbacGroup, "clusterroles", "")) {
+			escalators = append(escalators, g)
+		}
+	}
+	if len(escalators) == 0 {
+		return
+	}
+	find := func(grants []rbac.Grant, ref rbacv1.RoleRef, res, where string, verbs ...string) (rbac.Grant, bool) {
 		for _, g := range grants {
 			if ref.Kind == "ClusterRole" && !g.Binding.ClusterWide() || where != "*" && !g.Binding.ClusterWide() && g.Namespace() != where {
 				continue
@@ -767,8 +799,8 @@ func (b *builder) escalate(grants []rbac.Grant, notAdmin func(string) bool, add 
 		case ref.Kind != "ClusterRole" || !g.Binding.ClusterWide():
 			continue // editing a ClusterRole bound in one namespace needs cluster rights too; not modelled
 		}
-		e, ok1 := find(ref, res, where, "escalate")
-		u, ok2 := find(ref, res, where, "update", "patch")
+		e, ok1 := find(escalators, ref, res, where, "escalate")
+		u, ok2 := find(grants, ref, res, where, "update", "patch")
 		if !ok1 || !ok2 || !notAdmin(where) {
 			continue
 		}

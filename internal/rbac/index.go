@@ -82,6 +82,7 @@ type Index struct {
 	byUser          map[string][]*Binding // User subjects, and ServiceAccount subjects by username
 	byGroup         map[string][]*Binding
 	count           int
+	all             []*Binding // every binding, in Bindings' order
 	aggregated      map[string]bool
 	clusterRoles    map[string][]rbacv1.PolicyRule
 	roles           map[[2]string][]rbacv1.PolicyRule
@@ -116,6 +117,11 @@ func NewIndex(s *inventory.Snapshot) *Index {
 		ix.resolve(b)
 		ix.nsBindings[b.Namespace] = append(ix.nsBindings[b.Namespace], b)
 		ix.add(b)
+	}
+	ix.all = make([]*Binding, 0, ix.count)
+	ix.all = append(ix.all, ix.clusterBindings...)
+	for _, ns := range slices.Sorted(maps.Keys(ix.nsBindings)) {
+		ix.all = append(ix.all, ix.nsBindings[ns]...)
 	}
 	return ix
 }
@@ -173,15 +179,9 @@ func (ix *Index) ClusterRoleRules(name string) ([]rbacv1.PolicyRule, bool) {
 	return r, ok
 }
 
-// Bindings returns every binding: ClusterRoleBindings first, then RoleBindings by namespace.
-func (ix *Index) Bindings() []*Binding {
-	out := make([]*Binding, 0, ix.count)
-	out = append(out, ix.clusterBindings...)
-	for _, ns := range slices.Sorted(maps.Keys(ix.nsBindings)) {
-		out = append(out, ix.nsBindings[ns]...)
-	}
-	return out
-}
+// Bindings returns every binding: ClusterRoleBindings first, then RoleBindings by namespace
+// (the index's own list: read-only).
+func (ix *Index) Bindings() []*Binding { return ix.all }
 
 // bindingsFor returns the bindings that name the user or one of its groups, in the order
 // the index visits them (ClusterRoleBindings, then RoleBindings, each by name).
