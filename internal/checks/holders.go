@@ -93,42 +93,42 @@ func (h Holder) Related() []inventory.ObjectRef {
 // scope and aggregation are resolved as the API server resolves them. A ServiceAccount
 // subject without namespace in a RoleBinding is the binding's namespace's.
 func (in *Input) Holders(match func(*rbacv1.PolicyRule) bool) []Holder {
-	byKey := map[inventory.ObjectRef]*Holder{}
-	// The bindings of one role share its rules (the index's slice): each role's rules are
-	// matched once, not once per binding.
-	type rules struct {
-		first *rbacv1.PolicyRule
-		n     int
+	// Bindings of one role share its rules (the index's slice): each role's rules are
+	// matched once, and the bindings of roles with no matching rule are never visited.
+	all := in.RBAC.Bindings()
+	type hit struct{ binding, rule int32 }
+	var hits []hit
+	for _, g := range in.roleGroups() {
+		var idx []int32
+		for i := range g.rules {
+			if match(&g.rules[i]) {
+				idx = append(idx, int32(i))
+			}
+		}
+		for _, b := range g.bindings {
+			for _, i := range idx {
+				hits = append(hits, hit{b, i})
+			}
+		}
 	}
-	matching := map[rules][]int{}
-	for _, b := range in.RBAC.Bindings() {
-		if len(b.Rules) == 0 {
-			continue
-		}
-		key := rules{&b.Rules[0], len(b.Rules)}
-		idx, seen := matching[key]
-		if !seen {
-			for i := range b.Rules {
-				if match(&b.Rules[i]) {
-					idx = append(idx, i)
-				}
+	// In the order of the index's bindings, then of their rules, as the API server
+	// visits them.
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Or(cmp.Compare(a.binding, b.binding), cmp.Compare(a.rule, b.rule)) })
+	byKey := map[inventory.ObjectRef]*Holder{}
+	for _, h := range hits {
+		b := all[h.binding]
+		for j := range b.Subjects {
+			s := &b.Subjects[j]
+			ref, ok := subjectRef(s, b)
+			if !ok {
+				continue
 			}
-			matching[key] = idx
-		}
-		for _, i := range idx {
-			for j := range b.Subjects {
-				s := &b.Subjects[j]
-				ref, ok := subjectRef(s, b)
-				if !ok {
-					continue
-				}
-				h := byKey[ref]
-				if h == nil {
-					h = &Holder{Subject: ref}
-					byKey[ref] = h
-				}
-				h.Grants = append(h.Grants, rbac.Grant{Binding: b, Subject: s, RuleIndex: i})
+			hd := byKey[ref]
+			if hd == nil {
+				hd = &Holder{Subject: ref}
+				byKey[ref] = hd
 			}
+			hd.Grants = append(hd.Grants, rbac.Grant{Binding: b, Subject: s, RuleIndex: int(h.rule)})
 		}
 	}
 	out := make([]Holder, 0, len(byKey))
@@ -139,6 +139,37 @@ func (in *Input) Holders(match func(*rbacv1.PolicyRule) bool) []Holder {
 		return cmp.Or(cmp.Compare(a.Subject.Kind, b.Subject.Kind), cmp.Compare(a.Subject.Namespace, b.Subject.Namespace), cmp.Compare(a.Subject.Name, b.Subject.Name))
 	})
 	return out
+}
+
+// roleGroup is the bindings (positions in RBAC.Bindings) of one role: they share its rules.
+type roleGroup struct {
+	rules    []rbacv1.PolicyRule
+	bindings []int32
+}
+
+// roleGroups groups the bindings by the rules they grant, once per scan.
+func (in *Input) roleGroups() []roleGroup {
+	in.roleGroupsOnce.Do(func() {
+		type rules struct {
+			first *rbacv1.PolicyRule
+			n     int
+		}
+		at := map[rules]int{}
+		for i, b := range in.RBAC.Bindings() {
+			if len(b.Rules) == 0 {
+				continue
+			}
+			key := rules{&b.Rules[0], len(b.Rules)}
+			g, ok := at[key]
+			if !ok {
+				g = len(in.groups)
+				at[key] = g
+				in.groups = append(in.groups, roleGroup{rules: b.Rules})
+			}
+			in.groups[g].bindings = append(in.groups[g].bindings, int32(i))
+		}
+	})
+	return in.groups
 }
 
 // Allows is a match for Holders: rules that allow the request (a rule limited by
