@@ -56,17 +56,17 @@ func (in *Input) evidence(h Holder) []string {
 	for _, g := range h.Grants {
 		line, ok := in.grantLines.Load(g)
 		if !ok {
-			line, _ = in.grantLines.LoadOrStore(g, grantLine(g))
+			rule, ok := in.ruleLines.Load(g.Rule())
+			if !ok {
+				rule, _ = in.ruleLines.LoadOrStore(g.Rule(), rbac.DescribeRule(g.Rule()))
+			}
+			line, _ = in.grantLines.LoadOrStore(g, strings.TrimPrefix(g.Reason(), "RBAC: allowed by ")+": "+rule.(string))
 		}
 		out = append(out, line.(string))
 	}
 	return out
 }
 
-// grantLine explains one grant: the API server's reason and the rule.
-func grantLine(g rbac.Grant) string {
-	return strings.TrimPrefix(g.Reason(), "RBAC: allowed by ") + ": " + rbac.DescribeRule(g.Rule())
-}
 
 // Related are the bindings and roles of the grants, each once.
 func (h Holder) Related() []inventory.ObjectRef {

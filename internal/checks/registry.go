@@ -54,6 +54,7 @@ type Input struct {
 	// grants explain findings of many checks, and on a large cluster their lines are
 	// a good part of the findings' memory.
 	grantLines sync.Map
+	ruleLines  sync.Map // *rbacv1.PolicyRule -> rbac.DescribeRule of it (roles' rules are shared by their bindings)
 
 	graph graphMemo
 

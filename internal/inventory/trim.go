@@ -3,7 +3,9 @@ package inventory
 import (
 	"encoding/binary"
 	"slices"
+	"strings"
 	"unique"
+	"unsafe"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -47,6 +49,8 @@ type trimmer struct {
 	// keys and key are scratch space for the keys of shared maps.
 	keys []string
 	key  []byte
+	// arena is the block own copies strings into.
+	arena []byte
 }
 
 func newTrimmer() *trimmer {
@@ -57,7 +61,7 @@ func (t *trimmer) trim(obj runtime.Object) runtime.Object {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		t.trimMeta(&o.ObjectMeta)
-		o.Status = corev1.PodStatus{Phase: o.Status.Phase}
+		o.Status = corev1.PodStatus{Phase: corev1.PodPhase(t.str(string(o.Status.Phase)))}
 		t.trimPodSpec(&o.Spec)
 	case *appsv1.Deployment:
 		t.trimMeta(&o.ObjectMeta)
@@ -97,16 +101,20 @@ func (t *trimmer) trim(obj runtime.Object) runtime.Object {
 		o.Status = corev1.NodeStatus{}
 	case *rbacv1.Role:
 		t.trimMeta(&o.ObjectMeta)
-		o.Rules = fitRules(o.Rules)
+		o.Rules = t.trimRules(o.Rules)
 	case *rbacv1.ClusterRole:
 		t.trimMeta(&o.ObjectMeta)
-		o.Rules = fitRules(o.Rules)
+		o.Rules = t.trimRules(o.Rules)
 	case *rbacv1.RoleBinding:
 		t.trimMeta(&o.ObjectMeta)
-		o.Subjects = fit(o.Subjects)
+		o.Subjects = t.trimBinding(&o.RoleRef, o.Subjects)
 	case *rbacv1.ClusterRoleBinding:
 		t.trimMeta(&o.ObjectMeta)
-		o.Subjects = fit(o.Subjects)
+		o.Subjects = t.trimBinding(&o.RoleRef, o.Subjects)
+	case *corev1.ServiceAccount:
+		t.trimMeta(&o.ObjectMeta)
+	case *corev1.Namespace:
+		t.trimMeta(&o.ObjectMeta)
 	case metav1.Object:
 		o.SetManagedFields(nil)
 		if a := o.GetAnnotations(); hasKey(a, LastAppliedAnnotation) {
@@ -125,6 +133,9 @@ func (t *trimmer) trimMeta(m *metav1.ObjectMeta) {
 	m.ManagedFields = nil
 	t.intern(&m.Namespace)
 	t.intern(&m.GenerateName)
+	t.own(&m.Name)
+	t.own((*string)(&m.UID))
+	t.own(&m.ResourceVersion)
 	m.Labels = t.internMap(m.Labels, "")
 	m.Annotations = t.internMap(m.Annotations, LastAppliedAnnotation)
 	m.OwnerReferences = shareSlice(t, "owner", m.OwnerReferences, func(r *metav1.OwnerReference) {
@@ -150,6 +161,7 @@ func (t *trimmer) trimPodSpec(s *corev1.PodSpec) {
 	s.Overhead = nil
 	s.TerminationGracePeriodSeconds = nil
 	s.EnableServiceLinks = nil
+	t.intern((*string)(&s.RestartPolicy))
 	t.intern(&s.ServiceAccountName)
 	t.intern(&s.DeprecatedServiceAccount)
 	t.intern(&s.NodeName)
@@ -221,15 +233,18 @@ func (t *trimmer) trimContainer(c *corev1.Container) {
 		}
 	})
 	c.SecurityContext = share(t, "securityContext", c.SecurityContext, nil)
-	c.VolumeMounts, c.Command, c.Args = fit(c.VolumeMounts), fit(c.Command), fit(c.Args)
+	c.VolumeMounts, c.Command, c.Args = fit(c.VolumeMounts), t.strs(c.Command), t.strs(c.Args)
+	t.intern(&c.WorkingDir)
 	for i := range c.VolumeMounts {
 		m := &c.VolumeMounts[i]
+		t.volumeName(&m.Name)
 		t.intern(&m.MountPath)
 		t.intern(&m.SubPath)
 	}
 }
 
 func (t *trimmer) trimVolume(v *corev1.Volume) {
+	t.volumeName(&v.Name)
 	v.Projected = share(t, "projected", v.Projected, func(p *corev1.ProjectedVolumeSource) {
 		for i := range p.Sources {
 			src := &p.Sources[i]
@@ -267,6 +282,35 @@ func (t *trimmer) trimVolume(v *corev1.Volume) {
 	if h := v.HostPath; h != nil {
 		t.intern(&h.Path)
 	}
+}
+
+// volumeName shares a volume (or volume mount) name, except the API server's per-pod
+// kube-api-access-xxxxx names, which are unique: those go where other unique strings go.
+func (t *trimmer) volumeName(s *string) {
+	if strings.HasPrefix(*s, "kube-api-access-") {
+		t.own(s)
+		return
+	}
+	t.intern(s)
+}
+
+// own moves a string no other object shares (a name, a UID) into the trimmer's arena:
+// large blocks that hold many such strings, which the GC sees as one object without
+// pointers rather than as one object each. Only a trimmer of its own (loading a
+// Snapshot, whose objects live and die together) has an arena; a cache's objects keep
+// their own strings, so that a deleted object frees them.
+func (t *trimmer) own(s *string) {
+	const block = 64 << 10
+	n := len(*s)
+	if t.shared == nil || n == 0 || n > 256 {
+		return
+	}
+	if len(t.arena)+n > cap(t.arena) {
+		t.arena = make([]byte, 0, block)
+	}
+	start := len(t.arena)
+	t.arena = append(t.arena, *s...)
+	*s = unsafe.String(&t.arena[start], n)
 }
 
 // intern replaces a string by the one copy every trimmed object shares.
@@ -401,14 +445,38 @@ func shareSlice[T any, P interface {
 	return s
 }
 
-func fitRules(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
+func (t *trimmer) trimRules(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
 	rules = fit(rules)
 	for i := range rules {
 		r := &rules[i]
-		r.Verbs, r.APIGroups, r.Resources = fit(r.Verbs), fit(r.APIGroups), fit(r.Resources)
-		r.ResourceNames, r.NonResourceURLs = fit(r.ResourceNames), fit(r.NonResourceURLs)
+		r.Verbs, r.APIGroups, r.Resources = t.strs(r.Verbs), t.strs(r.APIGroups), t.strs(r.Resources)
+		r.ResourceNames, r.NonResourceURLs = t.strs(r.ResourceNames), t.strs(r.NonResourceURLs)
 	}
 	return rules
+}
+
+func (t *trimmer) trimBinding(ref *rbacv1.RoleRef, subjects []rbacv1.Subject) []rbacv1.Subject {
+	t.intern(&ref.APIGroup)
+	t.intern(&ref.Kind)
+	t.intern(&ref.Name)
+	subjects = fit(subjects)
+	for i := range subjects {
+		s := &subjects[i]
+		t.intern(&s.Kind)
+		t.intern(&s.APIGroup)
+		t.intern(&s.Name)
+		t.intern(&s.Namespace)
+	}
+	return subjects
+}
+
+// strs interns a list of strings, fitted to its length.
+func (t *trimmer) strs(list []string) []string {
+	list = fit(list)
+	for i := range list {
+		t.intern(&list[i])
+	}
+	return list
 }
 
 // fit returns s without spare capacity (a copy when it has some), so that an append never

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/kwid-dev/kwid/internal/inventory"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -42,10 +43,11 @@ func (b *Binding) Ref() inventory.ObjectRef {
 
 // describe names the binding, role and subject like the API server's RBAC reason.
 func (b *Binding) describe(s *rbacv1.Subject) string {
+	// Concatenation, not fmt: every finding about RBAC explains its grants with this.
 	if b.ClusterWide() {
-		return fmt.Sprintf("ClusterRoleBinding %q of %s %q to %s", b.Name, b.RoleRef.Kind, b.RoleRef.Name, describeSubject(s, ""))
+		return "ClusterRoleBinding " + strconv.Quote(b.Name) + " of " + b.RoleRef.Kind + " " + strconv.Quote(b.RoleRef.Name) + " to " + describeSubject(s, "")
 	}
-	return fmt.Sprintf("RoleBinding %q of %s %q to %s", b.Name+"/"+b.Namespace, b.RoleRef.Kind, b.RoleRef.Name, describeSubject(s, b.Namespace))
+	return "RoleBinding " + strconv.Quote(b.Name+"/"+b.Namespace) + " of " + b.RoleRef.Kind + " " + strconv.Quote(b.RoleRef.Name) + " to " + describeSubject(s, b.Namespace)
 }
 
 // Grant is one rule held by a subject through one binding.

@@ -3,6 +3,7 @@ package rbac
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -139,7 +140,7 @@ func describeSubject(s *rbacv1.Subject, bindingNamespace string) string {
 		if ns == "" {
 			ns = bindingNamespace
 		}
-		return fmt.Sprintf("%s %q", s.Kind, s.Name+"/"+ns)
+		return s.Kind + " " + strconv.Quote(s.Name+"/"+ns)
 	}
-	return fmt.Sprintf("%s %q", s.Kind, s.Name)
+	return s.Kind + " " + strconv.Quote(s.Name)
 }
