@@ -67,7 +67,6 @@ func (in *Input) evidence(h Holder) []string {
 	return out
 }
 
-
 // Related are the bindings and roles of the grants, each once.
 func (h Holder) Related() []inventory.ObjectRef {
 	var out []inventory.ObjectRef
