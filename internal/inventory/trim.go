@@ -51,10 +51,13 @@ type trimmer struct {
 	key  []byte
 	// arena is the block own copies strings into.
 	arena []byte
+	// int32s and int64s are the shared pointers to numbers.
+	int32s map[int32]*int32
+	int64s map[int64]*int64
 }
 
 func newTrimmer() *trimmer {
-	return &trimmer{strings: map[string]string{}, shared: map[string]any{}}
+	return &trimmer{strings: map[string]string{}, shared: map[string]any{}, int32s: map[int32]*int32{}, int64s: map[int64]*int64{}}
 }
 
 func (t *trimmer) trim(obj runtime.Object) runtime.Object {
@@ -66,11 +69,20 @@ func (t *trimmer) trim(obj runtime.Object) runtime.Object {
 	case *appsv1.Deployment:
 		t.trimMeta(&o.ObjectMeta)
 		o.Status = appsv1.DeploymentStatus{}
-		t.trimTemplate(&o.Spec.Template)
+		sp := &o.Spec
+		sp.Replicas, sp.RevisionHistoryLimit, sp.ProgressDeadlineSeconds = t.int32(sp.Replicas), t.int32(sp.RevisionHistoryLimit), t.int32(sp.ProgressDeadlineSeconds)
+		sp.Selector = share(t, "selector", sp.Selector, nil)
+		sp.Strategy.RollingUpdate = share(t, "rollingUpdate", sp.Strategy.RollingUpdate, nil)
+		t.trimTemplate(&sp.Template)
 	case *appsv1.StatefulSet:
 		t.trimMeta(&o.ObjectMeta)
 		o.Status = appsv1.StatefulSetStatus{}
-		t.trimTemplate(&o.Spec.Template)
+		sp := &o.Spec
+		sp.Replicas, sp.RevisionHistoryLimit = t.int32(sp.Replicas), t.int32(sp.RevisionHistoryLimit)
+		sp.Selector = share(t, "selector", sp.Selector, nil)
+		sp.UpdateStrategy.RollingUpdate = share(t, "stsRollingUpdate", sp.UpdateStrategy.RollingUpdate, nil)
+		sp.PersistentVolumeClaimRetentionPolicy = share(t, "pvcRetention", sp.PersistentVolumeClaimRetentionPolicy, nil)
+		t.trimTemplate(&sp.Template)
 		o.Spec.VolumeClaimTemplates = nil
 	case *appsv1.DaemonSet:
 		t.trimMeta(&o.ObjectMeta)
@@ -79,15 +91,23 @@ func (t *trimmer) trim(obj runtime.Object) runtime.Object {
 	case *appsv1.ReplicaSet:
 		t.trimMeta(&o.ObjectMeta)
 		o.Status = appsv1.ReplicaSetStatus{}
+		o.Spec.Replicas = t.int32(o.Spec.Replicas)
+		o.Spec.Selector = share(t, "selector", o.Spec.Selector, nil)
 		t.trimTemplate(&o.Spec.Template)
 	case *batchv1.Job:
 		t.trimMeta(&o.ObjectMeta)
 		o.Status = batchv1.JobStatus{}
-		t.trimTemplate(&o.Spec.Template)
+		t.trimJob(&o.Spec)
 	case *batchv1.CronJob:
 		t.trimMeta(&o.ObjectMeta)
 		o.Status = batchv1.CronJobStatus{}
-		t.trimTemplate(&o.Spec.JobTemplate.Spec.Template)
+		sp := &o.Spec
+		t.intern(&sp.Schedule)
+		t.intern((*string)(&sp.ConcurrencyPolicy))
+		sp.Suspend = t.bool(sp.Suspend)
+		sp.SuccessfulJobsHistoryLimit, sp.FailedJobsHistoryLimit = t.int32(sp.SuccessfulJobsHistoryLimit), t.int32(sp.FailedJobsHistoryLimit)
+		sp.StartingDeadlineSeconds = t.int64(sp.StartingDeadlineSeconds)
+		t.trimJob(&sp.JobTemplate.Spec)
 	case *corev1.ReplicationController:
 		t.trimMeta(&o.ObjectMeta)
 		o.Status = corev1.ReplicationControllerStatus{}
@@ -145,6 +165,16 @@ func (t *trimmer) trimMeta(m *metav1.ObjectMeta) {
 	})
 }
 
+func (t *trimmer) trimJob(sp *batchv1.JobSpec) {
+	sp.Parallelism, sp.Completions, sp.BackoffLimit = t.int32(sp.Parallelism), t.int32(sp.Completions), t.int32(sp.BackoffLimit)
+	sp.TTLSecondsAfterFinished, sp.BackoffLimitPerIndex, sp.MaxFailedIndexes = t.int32(sp.TTLSecondsAfterFinished), t.int32(sp.BackoffLimitPerIndex), t.int32(sp.MaxFailedIndexes)
+	sp.ActiveDeadlineSeconds = t.int64(sp.ActiveDeadlineSeconds)
+	sp.ManualSelector, sp.Suspend = t.bool(sp.ManualSelector), t.bool(sp.Suspend)
+	sp.Selector = share(t, "selector", sp.Selector, nil)
+	sp.PodFailurePolicy = share(t, "podFailurePolicy", sp.PodFailurePolicy, nil)
+	t.trimTemplate(&sp.Template)
+}
+
 func (t *trimmer) trimTemplate(tmpl *corev1.PodTemplateSpec) {
 	tmpl.Labels = t.internMap(tmpl.Labels, "")
 	tmpl.Annotations = t.internMap(tmpl.Annotations, LastAppliedAnnotation)
@@ -162,6 +192,9 @@ func (t *trimmer) trimPodSpec(s *corev1.PodSpec) {
 	s.TerminationGracePeriodSeconds = nil
 	s.EnableServiceLinks = nil
 	t.intern((*string)(&s.RestartPolicy))
+	s.AutomountServiceAccountToken, s.ShareProcessNamespace = t.bool(s.AutomountServiceAccountToken), t.bool(s.ShareProcessNamespace)
+	s.HostUsers, s.SetHostnameAsFQDN = t.bool(s.HostUsers), t.bool(s.SetHostnameAsFQDN)
+	s.ActiveDeadlineSeconds = t.int64(s.ActiveDeadlineSeconds)
 	t.intern(&s.ServiceAccountName)
 	t.intern(&s.DeprecatedServiceAccount)
 	t.intern(&s.NodeName)
@@ -311,6 +344,41 @@ func (t *trimmer) own(s *string) {
 	start := len(t.arena)
 	t.arena = append(t.arena, *s...)
 	*s = unsafe.String(&t.arena[start], n)
+}
+
+// Pointers to equal numbers and booleans are shared too (one object each otherwise).
+var sharedBools = [2]*bool{new(false), new(true)}
+
+func (t *trimmer) bool(p *bool) *bool {
+	if p == nil || t.shared == nil {
+		return p
+	}
+	if *p {
+		return sharedBools[1]
+	}
+	return sharedBools[0]
+}
+
+func (t *trimmer) int32(p *int32) *int32 {
+	if p == nil || t.shared == nil {
+		return p
+	}
+	if c, ok := t.int32s[*p]; ok {
+		return c
+	}
+	t.int32s[*p] = p
+	return p
+}
+
+func (t *trimmer) int64(p *int64) *int64 {
+	if p == nil || t.shared == nil {
+		return p
+	}
+	if c, ok := t.int64s[*p]; ok {
+		return c
+	}
+	t.int64s[*p] = p
+	return p
 }
 
 // intern replaces a string by the one copy every trimmed object shares.
