@@ -94,10 +94,11 @@ func (h Holder) Related() []inventory.ObjectRef {
 func (in *Input) Holders(match func(*rbacv1.PolicyRule) bool) []Holder {
 	// Bindings of one role share its rules (the index's slice): each role's rules are
 	// matched once, and the bindings of roles with no matching rule are never visited.
+	ix := in.bindingIndex()
 	all := in.RBAC.Bindings()
 	type hit struct{ binding, rule int32 }
 	var hits []hit
-	for _, g := range in.roleGroups() {
+	for _, g := range ix.groups {
 		var idx []int32
 		for i := range g.rules {
 			if match(&g.rules[i]) {
@@ -113,62 +114,110 @@ func (in *Input) Holders(match func(*rbacv1.PolicyRule) bool) []Holder {
 	// In the order of the index's bindings, then of their rules, as the API server
 	// visits them.
 	slices.SortFunc(hits, func(a, b hit) int { return cmp.Or(cmp.Compare(a.binding, b.binding), cmp.Compare(a.rule, b.rule)) })
-	byKey := map[inventory.ObjectRef]*Holder{}
+	// Subjects are numbered in Holders' order: grants gather by number, no map needed.
+	grants := map[int32][]rbac.Grant{}
+	var held []int32
 	for _, h := range hits {
 		b := all[h.binding]
-		for j := range b.Subjects {
-			s := &b.Subjects[j]
-			ref, ok := subjectRef(s, b)
-			if !ok {
+		for j, id := range ix.subjects[h.binding] {
+			if id < 0 {
 				continue
 			}
-			hd := byKey[ref]
-			if hd == nil {
-				hd = &Holder{Subject: ref}
-				byKey[ref] = hd
+			if _, ok := grants[id]; !ok {
+				held = append(held, id)
 			}
-			hd.Grants = append(hd.Grants, rbac.Grant{Binding: b, Subject: s, RuleIndex: int(h.rule)})
+			grants[id] = append(grants[id], rbac.Grant{Binding: b, Subject: &b.Subjects[j], RuleIndex: int(h.rule)})
 		}
 	}
-	out := make([]Holder, 0, len(byKey))
-	for _, h := range byKey {
-		out = append(out, *h)
+	slices.Sort(held)
+	out := make([]Holder, len(held))
+	for i, id := range held {
+		out[i] = Holder{Subject: ix.refs[id], Grants: grants[id]}
 	}
-	slices.SortFunc(out, func(a, b Holder) int {
-		return cmp.Or(cmp.Compare(a.Subject.Kind, b.Subject.Kind), cmp.Compare(a.Subject.Namespace, b.Subject.Namespace), cmp.Compare(a.Subject.Name, b.Subject.Name))
-	})
 	return out
 }
 
-// roleGroup is the bindings (positions in RBAC.Bindings) of one role: they share its rules.
+// bindingIndex is the bindings as Holders walks them, computed once per scan.
+type bindingIndex struct {
+	// groups are the bindings (positions in RBAC.Bindings) of each role: they share its
+	// rules.
+	groups []roleGroup
+	// subjects numbers each binding subject (by position in RBAC.Bindings, then in the
+	// binding), -1 for those that name nobody; refs are the subjects by number, sorted.
+	subjects [][]int32
+	refs     []inventory.ObjectRef
+}
+
 type roleGroup struct {
 	rules    []rbacv1.PolicyRule
 	bindings []int32
 }
 
-// roleGroups groups the bindings by the rules they grant, once per scan.
-func (in *Input) roleGroups() []roleGroup {
-	in.roleGroupsOnce.Do(func() {
+func (in *Input) bindingIndex() *bindingIndex {
+	in.bindingsOnce.Do(func() {
+		ix := &bindingIndex{}
 		type rules struct {
 			first *rbacv1.PolicyRule
 			n     int
 		}
 		at := map[rules]int{}
-		for i, b := range in.RBAC.Bindings() {
+		ids := map[inventory.ObjectRef]int32{}
+		all := in.RBAC.Bindings()
+		ix.subjects = make([][]int32, len(all))
+		for i, b := range all {
+			ix.subjects[i] = make([]int32, len(b.Subjects))
+			for j := range b.Subjects {
+				ref, ok := subjectRef(&b.Subjects[j], b)
+				if !ok {
+					ix.subjects[i][j] = -1
+					continue
+				}
+				id, seen := ids[ref]
+				if !seen {
+					id = int32(len(ix.refs))
+					ids[ref] = id
+					ix.refs = append(ix.refs, ref)
+				}
+				ix.subjects[i][j] = id
+			}
 			if len(b.Rules) == 0 {
 				continue
 			}
 			key := rules{&b.Rules[0], len(b.Rules)}
 			g, ok := at[key]
 			if !ok {
-				g = len(in.groups)
+				g = len(ix.groups)
 				at[key] = g
-				in.groups = append(in.groups, roleGroup{rules: b.Rules})
+				ix.groups = append(ix.groups, roleGroup{rules: b.Rules})
 			}
-			in.groups[g].bindings = append(in.groups[g].bindings, int32(i))
+			ix.groups[g].bindings = append(ix.groups[g].bindings, int32(i))
 		}
+		// Renumber the subjects in Holders' order (kind, namespace, name).
+		order := make([]int32, len(ix.refs))
+		for i := range order {
+			order[i] = int32(i)
+		}
+		slices.SortFunc(order, func(a, b int32) int {
+			ra, rb := ix.refs[a], ix.refs[b]
+			return cmp.Or(cmp.Compare(ra.Kind, rb.Kind), cmp.Compare(ra.Namespace, rb.Namespace), cmp.Compare(ra.Name, rb.Name))
+		})
+		rank := make([]int32, len(order))
+		refs := make([]inventory.ObjectRef, len(order))
+		for r, old := range order {
+			rank[old] = int32(r)
+			refs[r] = ix.refs[old]
+		}
+		ix.refs = refs
+		for _, subs := range ix.subjects {
+			for j, id := range subs {
+				if id >= 0 {
+					subs[j] = rank[id]
+				}
+			}
+		}
+		in.bindings = ix
 	})
-	return in.groups
+	return in.bindings
 }
 
 // Allows is a match for Holders: rules that allow the request (a rule limited by

@@ -47,8 +47,8 @@ type Input struct {
 	rbacWorkloadsOnce sync.Once
 	rbacWorkloads     *rbacWorkloadIndex
 	rbacUsages        sync.Map // inventory.ObjectRef -> rbacUsage
-	roleGroupsOnce    sync.Once
-	groups            []roleGroup
+	bindingsOnce      sync.Once
+	bindings          *bindingIndex
 
 	// grantLines holds the evidence line of each grant (rbac.Grant -> string): the same
 	// grants explain findings of many checks, and on a large cluster their lines are
