@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/kwid-dev/kwid/internal/inventory"
 	"github.com/kwid-dev/kwid/internal/rbac"
@@ -52,19 +53,50 @@ func (h Holder) IsServiceAccount() bool { return h.Subject.Kind == inventory.Ser
 // evidence is one line per grant of a holder: the API server's reason and the rule. Each
 // grant's line is formatted once per scan and shared by the findings that cite it.
 func (in *Input) evidence(h Holder) []string {
-	out := make([]string, 0, len(h.Grants))
-	for _, g := range h.Grants {
-		line, ok := in.grantLines.Load(g)
-		if !ok {
-			rule, ok := in.ruleLines.Load(g.Rule())
-			if !ok {
-				rule, _ = in.ruleLines.LoadOrStore(g.Rule(), rbac.DescribeRule(g.Rule()))
-			}
-			line, _ = in.grantLines.LoadOrStore(g, strings.TrimPrefix(g.Reason(), "RBAC: allowed by ")+": "+rule.(string))
+	out := make([]string, len(h.Grants))
+	var missing []int
+	l := &in.lines
+	l.mu.RLock()
+	for i, g := range h.Grants {
+		if line, ok := l.grants[g]; ok {
+			out[i] = line
+		} else {
+			missing = append(missing, i)
 		}
-		out = append(out, line.(string))
+	}
+	l.mu.RUnlock()
+	if len(missing) == 0 {
+		return out
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.grants == nil {
+		l.grants, l.rules = map[rbac.Grant]string{}, map[*rbacv1.PolicyRule]string{}
+	}
+	for _, i := range missing {
+		g := h.Grants[i]
+		line, ok := l.grants[g]
+		if !ok {
+			rule, ok := l.rules[g.Rule()]
+			if !ok {
+				rule = rbac.DescribeRule(g.Rule())
+				l.rules[g.Rule()] = rule
+			}
+			line = strings.TrimPrefix(g.Reason(), "RBAC: allowed by ") + ": " + rule
+			l.grants[g] = line
+		}
+		out[i] = line
 	}
 	return out
+}
+
+// evidenceLines holds the evidence line of each grant and the description of each rule
+// (roles' rules are shared by their bindings): the same grants explain findings of many
+// checks, and on a large cluster their lines are a good part of the findings' memory.
+type evidenceLines struct {
+	mu     sync.RWMutex
+	grants map[rbac.Grant]string
+	rules  map[*rbacv1.PolicyRule]string
 }
 
 // Related are the bindings and roles of the grants, each once.

@@ -50,11 +50,7 @@ type Input struct {
 	bindingsOnce      sync.Once
 	bindings          *bindingIndex
 
-	// grantLines holds the evidence line of each grant (rbac.Grant -> string): the same
-	// grants explain findings of many checks, and on a large cluster their lines are
-	// a good part of the findings' memory.
-	grantLines sync.Map
-	ruleLines  sync.Map // *rbacv1.PolicyRule -> rbac.DescribeRule of it (roles' rules are shared by their bindings)
+	lines evidenceLines
 
 	graph graphMemo
 
