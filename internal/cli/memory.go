@@ -3,7 +3,6 @@ package cli
 import (
 	"log/slog"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 )
@@ -21,7 +20,9 @@ func boundHeap(log *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	runtime.GC() // what the input holds, without the garbage of reading it
+	// What the input holds, without the garbage of reading it; the memory that garbage took
+	// goes back to the system, or the limit would count it and leave the checks no room.
+	debug.FreeOSMemory()
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(sample)
 	if sample[0].Value.Kind() != metrics.KindUint64 {
