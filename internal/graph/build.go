@@ -60,6 +60,7 @@ type builder struct {
 	groupParts map[string]*parts
 	partCache  map[partKey]uint32 // the parts a rule grants, bound cluster-wide or not
 	ruleMemo   map[ruleScope]ruleGrants
+	escalates  map[*rbacv1.PolicyRule]bool // rules that allow escalate on some role
 
 	pending    []int32
 	candidates map[int32]rbac.User
@@ -91,6 +92,7 @@ func build(s *inventory.Snapshot, ix *rbac.Index, inv *cloud.Inventory) *Graph {
 		candidates:  map[int32]rbac.User{},
 		saGroupNS:   map[string]bool{},
 		ruleMemo:    map[ruleScope]ruleGrants{},
+		escalates:   map[*rbacv1.PolicyRule]bool{},
 	}
 	// Sized for what most clusters hold: a node per pod, workload, ServiceAccount, Secret
 	// and node; edges from each pod (its ServiceAccount, its node), workload and

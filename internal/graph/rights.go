@@ -768,7 +768,12 @@ func (b *builder) escalate(grants []rbac.Grant, notAdmin func(string) bool, add 
 	// most subjects have none, and then their grants need not be searched pair by pair.
 	var escalators []rbac.Grant
 	for _, g := range grants {
-		if someName(g.Rule(), req("escalate", rbacGroup, "roles", "")) || someName(g.Rule(), req("escalate", rbacGroup, "clusterroles", "")) {
+		esc, ok := b.escalates[g.Rule()]
+		if !ok {
+			esc = someName(g.Rule(), req("escalate", rbacGroup, "roles", "")) || someName(g.Rule(), req("escalate", rbacGroup, "clusterroles", ""))
+			b.escalates[g.Rule()] = esc
+		}
+		if esc {
 			escalators = append(escalators, g)
 		}
 	}
