@@ -328,18 +328,18 @@ func (t *trimmer) volumeName(s *string) {
 }
 
 // own moves a string no other object shares (a name, a UID) into the trimmer's arena:
-// large blocks that hold many such strings, which the GC sees as one object without
+// blocks that hold many such strings, which the GC sees as one object without
 // pointers rather than as one object each. Only a trimmer of its own (loading a
 // Snapshot, whose objects live and die together) has an arena; a cache's objects keep
 // their own strings, so that a deleted object frees them.
 func (t *trimmer) own(s *string) {
-	const block = 64 << 10
 	n := len(*s)
 	if t.shared == nil || n == 0 || n > 256 {
 		return
 	}
 	if len(t.arena)+n > cap(t.arena) {
-		t.arena = make([]byte, 0, block)
+		// Blocks grow from 4 KB to 64 KB, so that a small input keeps little spare.
+		t.arena = make([]byte, 0, min(max(2*cap(t.arena), 4<<10), 64<<10))
 	}
 	start := len(t.arena)
 	t.arena = append(t.arena, *s...)

@@ -3,6 +3,7 @@ package inventory
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 )
 
@@ -335,5 +337,45 @@ func TestTrimFitsSlices(t *testing.T) {
 	}
 	if cap(r.Rules) != 1 || cap(r.Rules[0].Verbs) != 1 || r.Rules[0].Verbs[0] != "get" {
 		t.Errorf("role rules keep spare capacity or lost content: %+v", r.Rules)
+	}
+}
+
+// Reading a snapshot shares pointers to equal numbers and booleans and keeps unique
+// strings in blocks, without changing a value; a cache's Trim shares none of them (its
+// objects are freed one by one).
+func TestSavedSharesScalars(t *testing.T) {
+	b := NewBuilder(Cluster{Name: "c"}, Options{})
+	for _, name := range []string{"a", "b"} {
+		replicas, automount := int32(3), false
+		b.Add(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID("uid-" + name)},
+			Spec: appsv1.DeploymentSpec{Replicas: &replicas, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{AutomountServiceAccountToken: &automount}}}}, nil)
+	}
+	b.SetStatus(Deployments, Status{State: Collected})
+	var buf strings.Builder
+	if err := Save(&buf, b.Build(), false); err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one decoding worker: one trimmer sees both
+	s, err := Load(strings.NewReader(buf.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d0, d1 := &s.Deployments[0], &s.Deployments[1]
+	if d0.Spec.Replicas != d1.Spec.Replicas || *d0.Spec.Replicas != 3 {
+		t.Errorf("replicas not shared or changed: %p %p %d", d0.Spec.Replicas, d1.Spec.Replicas, *d0.Spec.Replicas)
+	}
+	a0, a1 := d0.Spec.Template.Spec.AutomountServiceAccountToken, d1.Spec.Template.Spec.AutomountServiceAccountToken
+	if a0 != a1 || *a0 {
+		t.Errorf("automount not shared or changed: %p %p %v", a0, a1, *a0)
+	}
+	if d0.Name != "a" || d1.Name != "b" || d0.UID != "uid-a" || d1.UID != "uid-b" {
+		t.Errorf("names or UIDs changed: %s %s %s %s", d0.Name, d1.Name, d0.UID, d1.UID)
+	}
+
+	replicas := int32(3)
+	own := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: &replicas}}
+	Trim(own)
+	if own.Spec.Replicas != &replicas {
+		t.Error("a cache's Trim replaced an object's own pointer")
 	}
 }
