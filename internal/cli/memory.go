@@ -17,12 +17,13 @@ const heapBound = 2.5
 // set GOMEMLIMIT: the peak memory of a scan then follows the cluster's size closely, for a
 // little more GC work near the end (docs/performance.md).
 func boundHeap(log *slog.Logger) {
+	// What the input holds, without the garbage of reading it; the memory that garbage took
+	// goes back to the system, or a limit (this one or the user's) would count it and leave
+	// the checks little room.
+	debug.FreeOSMemory()
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	// What the input holds, without the garbage of reading it; the memory that garbage took
-	// goes back to the system, or the limit would count it and leave the checks no room.
-	debug.FreeOSMemory()
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(sample)
 	if sample[0].Value.Kind() != metrics.KindUint64 {
