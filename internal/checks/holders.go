@@ -146,7 +146,8 @@ func (in *Input) Holders(match func(*rbacv1.PolicyRule) bool) []Holder {
 	// In the order of the index's bindings, then of their rules, as the API server
 	// visits them.
 	slices.SortFunc(hits, func(a, b hit) int { return cmp.Or(cmp.Compare(a.binding, b.binding), cmp.Compare(a.rule, b.rule)) })
-	// Subjects are numbered in Holders' order: grants gather by number, no map needed.
+	// Subjects are numbered in Holders' order: grants gather by number, and the holders
+	// come out in order without comparing names.
 	grants := map[int32][]rbac.Grant{}
 	var held []int32
 	for _, h := range hits {

@@ -38,7 +38,9 @@ func Trim(obj runtime.Object) runtime.Object {
 // trimmer trims objects. Its zero value interns with package unique (safe for concurrent
 // use, and strings no object uses any more are freed: what long-running caches need); one
 // made by newTrimmer interns in a map of its own, which is several times faster for one
-// goroutine loading a snapshot.
+// goroutine loading a snapshot. That one also stores equal parts once (shared), equal
+// numbers and booleans behind one pointer, and strings no other object has (names, UIDs)
+// in blocks of its own (own): fewer heap objects for the GC to mark on every cycle.
 type trimmer struct {
 	strings map[string]string
 	// shared holds, by their protobuf encoding, the parts of pods and templates that are
