@@ -107,13 +107,14 @@ func newFileReader(c Cluster, opts FileOptions) *fileReader {
 	}
 	r.files = map[string]int{}
 	r.progress = opts.Progress
-	r.work = make(chan func(), 256)
+	r.work = make(chan func(*trimmer), 256)
 	for range runtime.GOMAXPROCS(0) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
+			t := newTrimmer() // one per worker: equal parts of the objects it decodes are stored once
 			for f := range r.work {
-				f()
+				f(t)
 			}
 		}()
 	}
@@ -147,7 +148,7 @@ type fileReader struct {
 	stdin   io.Reader
 	decoder k8sruntime.Decoder
 
-	work chan func()
+	work chan func(*trimmer)
 	wg   sync.WaitGroup
 
 	progress func(int)
@@ -159,8 +160,8 @@ type fileReader struct {
 	files map[string]int // file -> order read, to sort errors
 }
 
-// decode runs f on a decoding worker.
-func (r *fileReader) decode(f func()) {
+// decode runs f on a decoding worker, with the worker's trimmer.
+func (r *fileReader) decode(f func(*trimmer)) {
 	r.docs++
 	if r.progress != nil && r.docs%5000 == 0 {
 		r.progress(r.docs)
@@ -266,7 +267,7 @@ func (r *fileReader) yamlStream(name string, br *bufio.Reader) {
 			return
 		}
 		data, index, line := bytes.Clone(doc.Bytes()), docIndex, startLine
-		r.decode(func() { r.yamlDocument(name, index, line, data) })
+		r.decode(func(t *trimmer) { r.yamlDocument(t, name, index, line, data) })
 	}
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -311,7 +312,7 @@ func isDocumentStart(line []byte) bool {
 	return len(bytes.TrimSpace(rest)) == 0 || rest[0] == ' ' || rest[0] == '\t'
 }
 
-func (r *fileReader) yamlDocument(name string, docIndex, line int, data []byte) {
+func (r *fileReader) yamlDocument(t *trimmer, name string, docIndex, line int, data []byte) {
 	if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
 		r.fail(name, docIndex, line, errors.New("binary data, not a YAML or JSON manifest"))
 		return
@@ -327,7 +328,7 @@ func (r *fileReader) yamlDocument(name string, docIndex, line int, data []byte) 
 	if bytes.Equal(js, []byte("null")) {
 		return
 	}
-	r.object(name, docIndex, line, js)
+	r.object(t, name, docIndex, line, js)
 }
 
 // isBlankYAML reports whether a document holds only comments and blank lines (Helm emits
@@ -365,7 +366,7 @@ func (r *fileReader) jsonStream(name string, br *bufio.Reader) {
 					return
 				}
 				item := item
-				r.decode(func() { r.object(name, item, 0, raw) })
+				r.decode(func(t *trimmer) { r.object(t, name, item, 0, raw) })
 			}
 			if _, err := dec.Token(); err != nil {
 				r.fail(name, index, 0, fmt.Errorf("invalid JSON at byte %d: %w", dec.InputOffset(), err))
@@ -418,7 +419,7 @@ func (r *fileReader) jsonObject(name string, index int, dec *json.Decoder) bool 
 					return false
 				}
 				item := items
-				r.decode(func() { r.object(name, item, 0, raw) })
+				r.decode(func(t *trimmer) { r.object(t, name, item, 0, raw) })
 			}
 			if _, err := dec.Token(); err != nil {
 				r.fail(name, index, 0, fmt.Errorf("invalid JSON at byte %d: %w (rest of file not read)", dec.InputOffset(), err))
@@ -445,12 +446,12 @@ func (r *fileReader) jsonObject(name string, index int, dec *json.Decoder) bool 
 		r.fail(name, index, 0, err)
 		return true
 	}
-	r.decode(func() { r.object(name, index, 0, js) })
+	r.decode(func(t *trimmer) { r.object(t, name, index, 0, js) })
 	return true
 }
 
 // object decodes one JSON object (or a List, whose items are decoded in turn).
-func (r *fileReader) object(name string, docIndex, line int, js []byte) {
+func (r *fileReader) object(t *trimmer, name string, docIndex, line int, js []byte) {
 	var head struct {
 		APIVersion string            `json:"apiVersion"`
 		Kind       string            `json:"kind"`
@@ -466,7 +467,7 @@ func (r *fileReader) object(name string, docIndex, line int, js []byte) {
 	}
 	if head.Items != nil || head.Kind == "List" {
 		for _, item := range head.Items {
-			r.object(name, docIndex, line, item)
+			r.object(t, name, docIndex, line, item)
 		}
 		return
 	}
@@ -476,7 +477,7 @@ func (r *fileReader) object(name string, docIndex, line int, js []byte) {
 			r.fail(name, docIndex, line, fmt.Errorf("%s %s: %w", head.APIVersion, head.Kind, err))
 			return
 		}
-		r.add(obj, name, docIndex, line, head.APIVersion, head.Kind)
+		r.add(t, obj, name, docIndex, line, head.APIVersion, head.Kind)
 		return
 	}
 	obj, gvk, err := r.decoder.Decode(js, nil, nil)
@@ -488,12 +489,12 @@ func (r *fileReader) object(name string, docIndex, line int, js []byte) {
 		r.fail(name, docIndex, line, fmt.Errorf("%s %s: %w", head.APIVersion, head.Kind, err))
 		return
 	}
-	r.add(obj, name, docIndex, line, gvk.GroupVersion().String(), gvk.Kind)
+	r.add(t, obj, name, docIndex, line, gvk.GroupVersion().String(), gvk.Kind)
 }
 
 // add adds one decoded object and marks its kind as seen (or counts it as skipped).
-func (r *fileReader) add(obj k8sruntime.Object, name string, docIndex, line int, apiVersion, kind string) {
-	k, _ := r.b.Add(obj, &Location{File: name, Document: docIndex, Line: line})
+func (r *fileReader) add(t *trimmer, obj k8sruntime.Object, name string, docIndex, line int, apiVersion, kind string) {
+	k, _ := r.b.add(obj, &Location{File: name, Document: docIndex, Line: line}, t)
 	if k == "" {
 		r.b.Skip(apiVersion, kind)
 		return
