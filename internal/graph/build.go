@@ -382,9 +382,11 @@ func escape(spec *corev1.PodSpec) string {
 			return "hostPath volume " + v.Name + " (" + v.HostPath.Path + ")"
 		}
 	}
-	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
-		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
-			return "privileged container " + c.Name
+	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range cs {
+			if sc := cs[i].SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
+				return "privileged container " + cs[i].Name
+			}
 		}
 	}
 	return ""
