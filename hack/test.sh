@@ -38,8 +38,8 @@ echo "== go vet" >&2
 go vet ./...
 echo "== unit tests" >&2
 go test -short ./...
-echo "== race detector: the webhook's concurrent decisions over shared, pooled state" >&2
-go test -race -short ./internal/admission ./internal/clusterstate
+echo "== race detector: the webhook's concurrent decisions over shared, pooled state, and checks sharing a scan's memos" >&2
+go test -race -short ./internal/admission ./internal/clusterstate ./internal/checks
 
 echo "== control plane" >&2
 hack/controlplane.sh build
