@@ -46,8 +46,8 @@ type Builder struct {
 	opts Options
 	mu   sync.Mutex
 	s    Snapshot
-	// sizes are how many objects of each kind are expected (a saved snapshot says): the
-	// slices grow to that and no further.
+	// sizes are how many objects of each kind are expected (a saved snapshot says): a
+	// hint for growing the slices (push).
 	sizes map[Kind]int
 }
 

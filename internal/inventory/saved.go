@@ -257,7 +257,7 @@ func Load(r io.Reader, opts ...LoadOption) (*Snapshot, error) {
 		return nil, fmt.Errorf("snapshot version %q is not supported (this kwid reads %s)", h.APIVersion, SnapshotAPIVersion)
 	}
 	b := NewBuilder(h.Cluster, Options{Namespace: h.Cluster.Namespace, SecretData: h.Cluster.SecretData})
-	b.expect(h.Counts) // a hint only: slices never grow past twice what is read
+	b.expect(h.Counts) // a hint only: a lying header makes a slice at most 64x what is read
 	for k, st := range h.Status {
 		b.s.Status[k] = st
 	}
@@ -348,7 +348,7 @@ func decodeObject(line []byte, obj k8sruntime.Object) error {
 	if fastDecode(line, obj) == nil {
 		return nil
 	}
-	reset(obj)
+	reflect.ValueOf(obj).Elem().SetZero() // start again from scratch
 	return json.Unmarshal(line, obj)
 }
 
@@ -361,12 +361,6 @@ func fastDecode(line []byte, obj any) (err error) {
 	// The line is read as a string without a copy: it is not changed while decoding, and
 	// ConfigStd copies the strings it decodes (nothing decoded refers to the line).
 	return sonic.ConfigStd.UnmarshalFromString(unsafe.String(unsafe.SliceData(line), len(line)), obj)
-}
-
-// reset zeroes what obj points to, so that a second decoding starts from scratch.
-func reset(obj any) {
-	v := reflect.ValueOf(obj).Elem()
-	v.SetZero()
 }
 
 // lineKind returns the kind of an object line. Lines kwid writes start with the kind

@@ -53,13 +53,15 @@ type trimmer struct {
 	key  []byte
 	// arena is the block own copies strings into.
 	arena []byte
-	// int32s and int64s are the shared pointers to numbers.
+	// bools, int32s and int64s are the shared pointers to booleans and numbers.
+	bools  map[bool]*bool
 	int32s map[int32]*int32
 	int64s map[int64]*int64
 }
 
 func newTrimmer() *trimmer {
-	return &trimmer{strings: map[string]string{}, shared: map[string]any{}, int32s: map[int32]*int32{}, int64s: map[int64]*int64{}}
+	return &trimmer{strings: map[string]string{}, shared: map[string]any{},
+		bools: map[bool]*bool{}, int32s: map[int32]*int32{}, int64s: map[int64]*int64{}}
 }
 
 func (t *trimmer) trim(obj runtime.Object) runtime.Object {
@@ -349,37 +351,20 @@ func (t *trimmer) own(s *string) {
 }
 
 // Pointers to equal numbers and booleans are shared too (one object each otherwise).
-var sharedBools = [2]*bool{new(false), new(true)}
+func (t *trimmer) bool(p *bool) *bool    { return scalar(t, t.bools, p) }
+func (t *trimmer) int32(p *int32) *int32 { return scalar(t, t.int32s, p) }
+func (t *trimmer) int64(p *int64) *int64 { return scalar(t, t.int64s, p) }
 
-func (t *trimmer) bool(p *bool) *bool {
+// scalar returns the one stored pointer to *p's value, storing p when it is the first;
+// p itself when the trimmer does not share.
+func scalar[T comparable](t *trimmer, seen map[T]*T, p *T) *T {
 	if p == nil || t.shared == nil {
 		return p
 	}
-	if *p {
-		return sharedBools[1]
-	}
-	return sharedBools[0]
-}
-
-func (t *trimmer) int32(p *int32) *int32 {
-	if p == nil || t.shared == nil {
-		return p
-	}
-	if c, ok := t.int32s[*p]; ok {
+	if c, ok := seen[*p]; ok {
 		return c
 	}
-	t.int32s[*p] = p
-	return p
-}
-
-func (t *trimmer) int64(p *int64) *int64 {
-	if p == nil || t.shared == nil {
-		return p
-	}
-	if c, ok := t.int64s[*p]; ok {
-		return c
-	}
-	t.int64s[*p] = p
+	seen[*p] = p
 	return p
 }
 

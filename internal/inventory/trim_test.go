@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"runtime"
 	"strings"
@@ -267,6 +268,25 @@ func TestSavedCountsAreAHint(t *testing.T) {
 		if len(s.Pods) != 1 || cap(s.Pods) > 64 {
 			t.Errorf("%s: %d pods, capacity %d", counts, len(s.Pods), cap(s.Pods))
 		}
+	}
+
+	// A header that claims many more than come: the list is sized to the claim once a
+	// 64th of it has come, and so never holds more than 64 times what was read.
+	b = NewBuilder(Cluster{Name: "c"}, Options{})
+	for i := range 100 {
+		b.Add(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("p", i), Namespace: "a"}}, nil)
+	}
+	b.SetStatus(Pods, Status{State: Collected})
+	buf.Reset()
+	if err := Save(&buf, b.Build(), false); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(strings.NewReader(strings.Replace(buf.String(), `"counts":{"Pod":100}`, `"counts":{"Pod":1000000}`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Pods) != 100 || cap(s.Pods) > 64*100 {
+		t.Errorf("lying header: %d pods, capacity %d, want at most %d", len(s.Pods), cap(s.Pods), 64*100)
 	}
 }
 
