@@ -2,8 +2,8 @@ package inventory
 
 import (
 	"bytes"
-	"fmt"
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
