@@ -60,6 +60,7 @@ type builder struct {
 	groupParts map[string]*parts
 	partCache  map[partKey]uint32 // the parts a rule grants, bound cluster-wide or not
 	ruleMemo   map[ruleScope]ruleGrants
+	templates  []inventory.Workload        // the controllers' pod templates
 	escalates  map[*rbacv1.PolicyRule]bool // rules that allow escalate on some role
 
 	pending    []int32
@@ -97,8 +98,8 @@ func build(s *inventory.Snapshot, ix *rbac.Index, inv *cloud.Inventory) *Graph {
 	// Sized for what most clusters hold: a node per pod, workload, ServiceAccount, Secret
 	// and node; edges from each pod (its ServiceAccount, its node), workload and
 	// ServiceAccount (its groups), and a few per binding.
-	controllers := len(s.Deployments) + len(s.StatefulSets) + len(s.DaemonSets) + len(s.CronJobs) +
-		len(s.ReplicationControllers) + len(s.ReplicaSets) + len(s.Jobs)
+	b.templates = s.Templates()
+	controllers := len(b.templates)
 	nodes := len(s.Pods) + controllers + len(s.ServiceAccounts) + len(s.Secrets) + len(s.Nodes) + 4*len(s.Namespaces)
 	b.g.nodes = make([]NodeInfo, 0, nodes)
 	b.g.index = make(map[NodeInfo]int32, nodes)
@@ -316,7 +317,7 @@ func (b *builder) workloads() {
 			}
 		}
 	}
-	for _, w := range s.Templates() {
+	for _, w := range b.templates {
 		id := b.node(NodeInfo{Kind: Workload, Object: w.Ref.Kind, Namespace: w.Ref.Namespace, Name: w.Ref.Name})
 		if ok, why := APIToken(s, w.Ref.Namespace, w.Spec); ok {
 			b.edge(Edge{From: id, To: b.saNode(w.Ref.Namespace, w.ServiceAccountName()), Prim: RunsAs, action: why})
